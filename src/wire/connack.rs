@@ -1,0 +1,103 @@
+//! CONNACK: acknowledge flags, return/reason code, MQTT 5 properties.
+
+use super::malformation::Malformation;
+use super::properties::{self, Kind, Properties};
+use super::reader::Ctx;
+use super::reason;
+use super::ProtocolVersion;
+
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Connack {
+    /// Whole acknowledge-flags byte.
+    pub flags: u8,
+    /// Bit 0 (3.1.1 and 5; MQTT 3.1 reserves the whole byte).
+    pub session_present: bool,
+    /// Bits 1-7, which must be 0.
+    pub reserved: u8,
+    /// Return code (3.x) or reason code (5).
+    pub return_code: u8,
+    pub properties: Option<Box<Properties>>,
+}
+
+pub(crate) fn parse(i: &[u8], ctx: &mut Ctx) -> Option<Connack> {
+    let (i, flags) = ctx.u8(i).ok()?;
+    let (i, return_code) = ctx.u8(i).ok()?;
+    let mut c = Connack {
+        flags,
+        session_present: flags & 1 != 0,
+        reserved: flags & 0xFE,
+        return_code,
+        properties: None,
+    };
+    // 3.1 predates session-present and calls the byte "not used": nothing to check.
+    if c.reserved != 0 && ctx.version != ProtocolVersion::V3_1 {
+        ctx.flag(Malformation::ConnackReservedFlags);
+    }
+    if ctx.is_v5() {
+        reason::check(ctx, return_code, reason::CONNACK_V5);
+        // MQTT 5 makes the property length mandatory here, unlike in the acks.
+        if let Ok((rest, props)) = properties::parse(i, ctx, Kind::Connack) {
+            c.properties = Some(props);
+            ctx.finish(rest);
+        }
+    } else {
+        reason::check(ctx, return_code, reason::CONNACK_V3);
+        ctx.finish(i);
+    }
+    Some(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{Limits, Malformations};
+    use ProtocolVersion::*;
+
+    fn run(bytes: &[u8], v: ProtocolVersion) -> (Option<Connack>, Malformations) {
+        let l = Limits::default();
+        let mut c = Ctx::new(v, &l);
+        (parse(bytes, &mut c), c.mal)
+    }
+
+    #[test]
+    fn v311_accepted_with_session() {
+        let (c, mal) = run(&[0x01, 0x00], V3_1_1);
+        let c = c.unwrap();
+        assert!(c.session_present && mal.is_empty());
+        assert_eq!(c.return_code, 0);
+        assert!(c.properties.is_none());
+    }
+
+    #[test]
+    fn v3_bad_code_and_flags_and_trailing() {
+        let (_, mal) = run(&[0x02, 0x06, 0x00], V3_1_1);
+        assert!(mal.contains(Malformation::ConnackReservedFlags));
+        assert!(mal.contains(Malformation::InvalidReasonCode));
+        assert!(mal.contains(Malformation::TrailingBytes));
+        let (_, mal) = run(&[0x02, 0x00], V3_1);
+        assert!(mal.is_empty());
+    }
+
+    #[test]
+    fn v5_mosquitto() {
+        // captured from Mosquitto: 20 06 | 00 00 03 22 00 0a
+        let (c, mal) = run(&[0x00, 0x00, 0x03, 0x22, 0x00, 0x0A], V5);
+        let c = c.unwrap();
+        assert!(mal.is_empty(), "{mal:?}");
+        assert_eq!(c.properties.unwrap().topic_alias_maximum, Some(10));
+    }
+
+    #[test]
+    fn v5_not_authorized_and_missing_props() {
+        let (c, mal) = run(&[0x00, 0x87], V5);
+        assert_eq!(c.unwrap().return_code, 0x87);
+        assert!(mal.contains(Malformation::Truncated));
+    }
+
+    #[test]
+    fn truncated_is_unparsed() {
+        let (c, mal) = run(&[0x00], V3_1_1);
+        assert!(c.is_none());
+        assert!(mal.contains(Malformation::Truncated));
+    }
+}
