@@ -1,0 +1,217 @@
+//! The plugin's configuration: one immutable struct, read once at start-up from the
+//! `app-layer.protocols.mqtt-ml` section of suricata.yaml (or `--set`), validated here so that a
+//! bad value stops Suricata with one line naming the key and the fix.
+use std::fmt;
+
+/// The yaml section every key lives under.
+pub const SECTION: &str = "app-layer.protocols.mqtt-ml";
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Largest MQTT message kept (bytes); larger ones are skipped with `message_too_large`.
+    pub max_msg_len: usize,
+    /// Most transactions alive per flow.
+    pub max_tx: usize,
+    /// Most messages turned into transactions per stream slice.
+    pub max_msgs_per_segment: usize,
+    /// PUBLISH payload / will message bytes kept and logged.
+    pub max_payload_log: usize,
+    /// Whether EVE shows CONNECT passwords (their length is always logged).
+    pub log_passwords: bool,
+    /// Sliding window for per-source counters, seconds.
+    pub source_window: u64,
+    /// Most client addresses tracked by the per-source table.
+    pub source_table_size: usize,
+    /// Most unparsed TCP segments remembered per flow direction for message timing.
+    pub packet_log_size: usize,
+    /// Log `mqtt_ml` records in every eve-log that lists Suricata's built-in `mqtt` type.
+    pub eve_follow_mqtt: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_msg_len: 1 << 20,
+            max_tx: 4096,
+            max_msgs_per_segment: 4096,
+            max_payload_log: 256,
+            log_passwords: false,
+            source_window: 60,
+            source_table_size: 65536,
+            packet_log_size: 256,
+            eve_follow_mqtt: true,
+        }
+    }
+}
+
+/// A key with a bad value: displays as the one line Suricata logs before it stops.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub key: String,
+    pub value: String,
+    pub expected: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid value '{}' for {}.{}: {}",
+            self.value, SECTION, self.key, self.expected
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Every key the plugin reads, relative to `SECTION`.
+pub const KEYS: &[&str] = &[
+    "max-msg-length",
+    "max-tx",
+    "max-msgs-per-segment",
+    "max-payload-log",
+    "log-passwords",
+    "source-window",
+    "source-table-size",
+    "packet-log-size",
+    "eve-follow-mqtt",
+];
+
+impl Config {
+    /// Applies one `key: value` pair. Unknown keys are ignored here (Suricata's own keys such as
+    /// `enabled` and `detection-ports` live in the same section).
+    pub fn apply(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let err = |expected: &str| ConfigError {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            expected: expected.to_owned(),
+        };
+        let v = value.trim();
+        match key {
+            "max-msg-length" => {
+                self.max_msg_len = parse_size(v)
+                    .filter(|n| (16..=(256 << 20)).contains(n))
+                    .ok_or_else(|| err("use a size from 16 to 256mb, e.g. 1mb (default)"))?
+            }
+            "max-tx" => {
+                self.max_tx = parse_count(v, 1, 1_000_000)
+                    .ok_or_else(|| err("use a whole number from 1 to 1000000 (default 4096)"))?
+            }
+            "max-msgs-per-segment" => {
+                self.max_msgs_per_segment = parse_count(v, 1, 1_000_000)
+                    .ok_or_else(|| err("use a whole number from 1 to 1000000 (default 4096)"))?
+            }
+            "max-payload-log" => {
+                self.max_payload_log = parse_size(v)
+                    .filter(|n| *n <= (1 << 20))
+                    .ok_or_else(|| err("use a size from 0 to 1mb (default 256)"))?
+            }
+            "log-passwords" => {
+                self.log_passwords =
+                    parse_bool(v).ok_or_else(|| err("use yes or no (default no)"))?
+            }
+            "source-window" => {
+                self.source_window = parse_count(v, 1, 86_400)
+                    .ok_or_else(|| err("use seconds from 1 to 86400 (default 60)"))?
+                    as u64
+            }
+            "source-table-size" => {
+                self.source_table_size = parse_count(v, 1, 16_000_000)
+                    .ok_or_else(|| err("use a whole number from 1 to 16000000 (default 65536)"))?
+            }
+            "packet-log-size" => {
+                self.packet_log_size = parse_count(v, 1, 65_536)
+                    .ok_or_else(|| err("use a whole number from 1 to 65536 (default 256)"))?
+            }
+            "eve-follow-mqtt" => {
+                self.eve_follow_mqtt =
+                    parse_bool(v).ok_or_else(|| err("use yes or no (default yes)"))?
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Builds a config from `(key, value)` pairs, stopping at the first bad value.
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, ConfigError> {
+        let mut c = Config::default();
+        for (k, v) in pairs {
+            c.apply(k, v)?;
+        }
+        Ok(c)
+    }
+}
+
+fn parse_count(v: &str, min: usize, max: usize) -> Option<usize> {
+    v.parse::<usize>().ok().filter(|n| (min..=max).contains(n))
+}
+
+/// Sizes as Suricata writes them: `4096`, `64kb`, `1mb`, `1gb` (case-insensitive).
+pub fn parse_size(v: &str) -> Option<usize> {
+    let lower = v.to_ascii_lowercase();
+    let (digits, mult) = if let Some(d) = lower.strip_suffix("kb") {
+        (d, 1usize << 10)
+    } else if let Some(d) = lower.strip_suffix("mb") {
+        (d, 1 << 20)
+    } else if let Some(d) = lower.strip_suffix("gb") {
+        (d, 1 << 30)
+    } else {
+        (lower.as_str(), 1)
+    };
+    digits.trim().parse::<usize>().ok()?.checked_mul(mult)
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "yes" | "true" | "on" | "1" => Some(true),
+        "no" | "false" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_valid_values() {
+        let c = Config::from_pairs([
+            ("max-msg-length", "64kb"),
+            ("max-tx", "10"),
+            ("log-passwords", "yes"),
+            ("enabled", "yes"),
+        ])
+        .unwrap();
+        assert_eq!(c.max_msg_len, 65536);
+        assert_eq!(c.max_tx, 10);
+        assert!(c.log_passwords);
+        assert_eq!(c.source_window, Config::default().source_window);
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_the_fix() {
+        let e = Config::from_pairs([("max-tx", "lots")]).unwrap_err();
+        let line = e.to_string();
+        assert!(
+            line.contains("app-layer.protocols.mqtt-ml.max-tx"),
+            "{line}"
+        );
+        assert!(
+            line.contains("'lots'") && line.contains("whole number"),
+            "{line}"
+        );
+        assert!(Config::from_pairs([("max-msg-length", "0")]).is_err());
+        assert!(Config::from_pairs([("max-msg-length", "99999999999999999999gb")]).is_err());
+        assert!(Config::from_pairs([("log-passwords", "maybe")]).is_err());
+        assert!(Config::from_pairs([("source-window", "-1")]).is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1MB"), Some(1 << 20));
+        assert_eq!(parse_size("12"), Some(12));
+        assert_eq!(parse_size("kb"), None);
+    }
+}

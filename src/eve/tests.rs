@@ -1,0 +1,91 @@
+//! The record a message produces, read back as JSON.
+use serde_json::Value;
+
+use super::{write_record, RecordOptions, ValueSink};
+use crate::config::Config;
+use crate::flow::session::tests::{clock, CONNECT_V5, PUBLISH_V5};
+use crate::flow::{Direction, MessageRecord, Session, Shared};
+
+fn records(dir: Direction, data: &[u8]) -> Vec<MessageRecord> {
+    let cfg = Config::default();
+    let mut s = Session::new(false, None);
+    let mut c = clock();
+    let mut out = Vec::new();
+    let shared = Shared {
+        config: &cfg,
+        sources: None,
+    };
+    s.parse(dir, data, 0, shared, &mut c, &mut |r| out.push(r));
+    out
+}
+
+fn json(r: &MessageRecord, opt: RecordOptions) -> Value {
+    let mut sink = ValueSink::new();
+    write_record(&mut sink, r, opt).expect("record writes");
+    sink.finish()["mqtt_ml"].clone()
+}
+
+#[test]
+fn connect_fields_use_wireshark_names() {
+    // 3.1.1 CONNECT with user name "u" and password "pw".
+    let connect = [
+        0x10, 0x14, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0xC2, 0x00, 0x3C, 0x00, 0x01, b'c',
+        0x00, 0x01, b'u', 0x00, 0x02, b'p', b'w',
+    ];
+    let recs = records(Direction::ToServer, &connect);
+    let m = json(&recs[0], RecordOptions::default());
+    assert_eq!(m["msgtype"], 1);
+    assert_eq!(m["protoname"], "MQTT");
+    assert_eq!(m["ver"], 4);
+    assert_eq!(m["conflags"], 0xC2);
+    assert_eq!(m["conflag_cleansess"], true);
+    assert_eq!(m["conflag_uname"], true);
+    assert_eq!(m["kalive"], 60);
+    assert_eq!(m["clientid"], "c");
+    assert_eq!(m["username"], "u");
+    assert_eq!(m["passwd_len"], 2);
+    assert!(m.get("passwd").is_none(), "passwords hidden by default");
+    assert_eq!(m["direction"], "to_server");
+    assert_eq!(m["malformed"], false);
+    let shown = json(
+        &recs[0],
+        RecordOptions {
+            log_passwords: true,
+        },
+    );
+    assert_eq!(shown["passwd"], "pw");
+}
+
+#[test]
+fn publish_and_context() {
+    let recs = records(Direction::ToServer, &[CONNECT_V5, PUBLISH_V5].concat());
+    let m = json(&recs[1], RecordOptions::default());
+    assert_eq!(m["msgtype_name"], "publish");
+    assert_eq!(m["topic"], "t");
+    assert_eq!(m["msg"], "hi");
+    assert_eq!(m["msg_len"], 2);
+    assert_eq!(m["qos"], 0);
+    assert_eq!(m["protocol_version"], 5);
+    assert_eq!(m["properties"]["property_len"], 0);
+    assert_eq!(m["flow"]["msg_count"], 2);
+    assert_eq!(m["tcp"]["timed_by_packet"], false);
+    assert!(m["flow"]["time_delta"].is_f64());
+}
+
+#[test]
+fn malformed_message_lists_its_events() {
+    // PUBLISH with QoS 3.
+    let recs = records(
+        Direction::ToServer,
+        &[CONNECT_V5, &[0x36, 0x05, 0x00, 0x01, b't', 0x00, 0x01]].concat(),
+    );
+    let m = json(&recs[1], RecordOptions::default());
+    assert_eq!(m["malformed"], true);
+    let events: Vec<&str> = m["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(events.contains(&"invalid_qos"), "{events:?}");
+}

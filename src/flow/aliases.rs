@@ -1,0 +1,63 @@
+//! MQTT 5 topic aliases: a PUBLISH may replace its topic by a number set up by an earlier PUBLISH
+//! of the same direction. Resolving them gives analysts (and Wireshark-compatible output) the real
+//! topic. Bounded: at most `MAX_ALIASES` aliases and `MAX_BYTES` of topic text per direction; an
+//! alias beyond the bounds is simply not resolved.
+use std::collections::HashMap;
+
+pub const MAX_ALIASES: usize = 1024;
+pub const MAX_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Default)]
+pub struct TopicAliases {
+    map: HashMap<u16, String>,
+    bytes: usize,
+}
+
+impl TopicAliases {
+    /// Records `alias` -> `topic` (a PUBLISH that carries both).
+    pub fn set(&mut self, alias: u16, topic: &str) {
+        let old = self.map.get(&alias).map_or(0, String::len);
+        let grows = !self.map.contains_key(&alias);
+        if (grows && self.map.len() >= MAX_ALIASES) || self.bytes - old + topic.len() > MAX_BYTES {
+            // Keep the table bounded; a stale mapping must not survive a refused update.
+            if let Some(s) = self.map.remove(&alias) {
+                self.bytes -= s.len();
+            }
+            return;
+        }
+        self.bytes = self.bytes - old + topic.len();
+        self.map.insert(alias, topic.to_owned());
+    }
+
+    pub fn get(&self, alias: u16) -> Option<&str> {
+        self.map.get(&alias).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_get_and_replace() {
+        let mut a = TopicAliases::default();
+        a.set(1, "sensors/a");
+        assert_eq!(a.get(1), Some("sensors/a"));
+        a.set(1, "sensors/b");
+        assert_eq!(a.get(1), Some("sensors/b"));
+        assert_eq!(a.get(2), None);
+    }
+
+    #[test]
+    fn bounded_in_count_and_bytes() {
+        let mut a = TopicAliases::default();
+        for i in 0..5000u16 {
+            a.set(i, "t");
+        }
+        assert_eq!(a.map.len(), MAX_ALIASES);
+        let big = "x".repeat(MAX_BYTES);
+        a.set(1, &big);
+        assert_eq!(a.get(1), None, "refused update drops the stale mapping");
+        assert!(a.bytes <= MAX_BYTES);
+    }
+}

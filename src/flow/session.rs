@@ -1,0 +1,468 @@
+//! One MQTT connection, both directions: frames the streams, follows the protocol version from
+//! CONNECT, times each message by its carrying packet, updates the flow and per-source counters,
+//! and hands out one record per message. Pure: the glue supplies packet facts through `Clock`.
+use std::net::IpAddr;
+
+use super::aliases::TopicAliases;
+use super::stats::{MessageFacts, CONNECT};
+use super::stream::Step;
+use super::{
+    Direction, DirectionStream, FlowStats, MessageContext, Micros, PacketFacts, SharedSourceTable,
+    StreamEvent, StreamItem, StreamProgress,
+};
+use crate::config::Config;
+use crate::events::{Event, EventSet};
+use crate::flow::sources::SourceEvent;
+use crate::wire::{self, msg_type, Body, Limits, ProtocolVersion};
+
+/// One parsed message with everything known about it: what a transaction holds.
+#[derive(Clone, Debug)]
+pub struct MessageRecord {
+    pub msg: wire::Message,
+    pub ctx: MessageContext,
+    pub events: EventSet,
+}
+
+/// What every session of the process shares: the configuration and the per-source table.
+#[derive(Clone, Copy)]
+pub struct Shared<'a> {
+    pub config: &'a Config,
+    pub sources: Option<&'a SharedSourceTable>,
+}
+
+/// Where the session learns packet facts (the flow storage in Suricata, plain values in tests).
+pub trait Clock {
+    /// The segment carrying stream byte `offset` of `dir`, if still known.
+    fn carrier(&mut self, dir: Direction, offset: u64) -> Option<PacketFacts>;
+    /// The latest packet time of the flow: the fallback when no segment matches.
+    fn now(&self) -> Micros;
+    /// When the flow's first packet was seen.
+    fn flow_start(&self) -> Micros;
+}
+
+#[derive(Debug)]
+pub struct Session {
+    streams: [DirectionStream; 2],
+    version: ProtocolVersion,
+    stats: FlowStats,
+    midstream: bool,
+    connects: u32,
+    client: Option<IpAddr>,
+    /// Flow-level events waiting for the next message of their direction.
+    pending: [EventSet; 2],
+    aliases: [TopicAliases; 2],
+}
+
+impl Session {
+    pub fn new(midstream: bool, client: Option<IpAddr>) -> Self {
+        Session {
+            streams: [
+                DirectionStream::new(midstream),
+                DirectionStream::new(midstream),
+            ],
+            version: ProtocolVersion::Unknown,
+            stats: FlowStats::new(),
+            midstream,
+            connects: 0,
+            client,
+            pending: [EventSet::default(); 2],
+            aliases: Default::default(),
+        }
+    }
+
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    pub fn on_gap(&mut self, dir: Direction) {
+        self.streams[dir.index()].on_gap();
+        self.pending[dir.index()].insert(Event::Stream(StreamEvent::Gap));
+    }
+
+    /// Parses `input` (stream offset `offset`) of one direction, emitting one record per message.
+    pub fn parse(
+        &mut self,
+        dir: Direction,
+        input: &[u8],
+        offset: u64,
+        shared: Shared<'_>,
+        clock: &mut dyn Clock,
+        emit: &mut dyn FnMut(MessageRecord),
+    ) -> StreamProgress {
+        let cfg = shared.config;
+        let limits = Limits {
+            max_msg_len: cfg.max_msg_len,
+            max_payload_capture: cfg.max_payload_log,
+        };
+        let mut stream = std::mem::take(&mut self.streams[dir.index()]);
+        let mut pos = 0usize;
+        let mut kept = 0usize;
+        let progress = loop {
+            match stream.step(input, &mut pos, offset, self.version, &limits) {
+                Step::Continue => {}
+                Step::Stop(p) => break p,
+                Step::Item(StreamItem::Event(e)) => {
+                    self.pending[dir.index()].insert(Event::Stream(e))
+                }
+                Step::Item(StreamItem::BadHeader(m)) => {
+                    self.pending[dir.index()].insert(Event::Malformed(m))
+                }
+                Step::Item(StreamItem::Message { msg, end, .. }) => {
+                    if kept < cfg.max_msgs_per_segment {
+                        kept += 1;
+                        let rec = self.record(dir, msg, end, clock, shared.sources);
+                        emit(rec);
+                    } else {
+                        let e = Event::Stream(StreamEvent::TooManyMessages);
+                        self.pending[dir.index()].insert(e);
+                    }
+                }
+            }
+        };
+        self.streams[dir.index()] = stream;
+        progress
+    }
+
+    fn record(
+        &mut self,
+        dir: Direction,
+        mut msg: wire::Message,
+        end: u64,
+        clock: &mut dyn Clock,
+        sources: Option<&SharedSourceTable>,
+    ) -> MessageRecord {
+        let mut events = std::mem::take(&mut self.pending[dir.index()]);
+        for m in msg.malformations.iter() {
+            events.insert(Event::Malformed(m));
+        }
+        if let Body::Publish(p) = &mut msg.body {
+            resolve_topic_alias(&mut self.aliases[dir.index()], p);
+        }
+        let t = msg.header.msg_type;
+        if t == CONNECT {
+            self.connects += 1;
+            if self.connects > 1 {
+                events.insert(Event::DoubleConnect);
+            }
+            if dir == Direction::ToServer {
+                self.version = msg.version;
+            }
+        } else if dir == Direction::ToServer
+            && self.stats.msg_count_in(Direction::ToServer) == 0
+            && self.connects == 0
+            && !self.midstream
+        {
+            events.insert(Event::MissingConnect);
+        }
+        if wrong_direction(t, dir) {
+            events.insert(Event::WrongDirection);
+        }
+
+        let carrier = clock.carrier(dir, end);
+        let ts = carrier.map_or_else(|| clock.now(), |p| p.ts);
+        let facts = MessageFacts {
+            msg_type: t,
+            qos: msg.header.qos,
+            dup: msg.header.dup,
+            connack_code: match &msg.body {
+                Body::Connack(c) => Some(c.return_code),
+                _ => None,
+            },
+        };
+        let flow = self.stats.observe(dir, facts, ts, clock.flow_start());
+        let source_event = match (t, facts.connack_code) {
+            (CONNECT, _) if dir == Direction::ToServer => SourceEvent::Connect,
+            (_, Some(code)) if code != 0 && dir == Direction::ToClient => SourceEvent::FailedAuth,
+            _ => SourceEvent::Other,
+        };
+        let source = match (sources, self.client) {
+            (Some(table), Some(addr)) => table.observe(addr, source_event, ts),
+            _ => Default::default(),
+        };
+        MessageRecord {
+            ctx: MessageContext {
+                direction: dir,
+                ts,
+                timed_by_packet: carrier.is_some(),
+                tcp_flags: carrier.map_or(0, |p| p.tcp_flags),
+                tcp_len: carrier.map_or(0, |p| p.payload_len),
+                flow,
+                source,
+            },
+            events,
+            msg,
+        }
+    }
+}
+
+/// Learns or applies an MQTT 5 topic alias: a PUBLISH with an empty topic takes the topic its
+/// alias was last set to (`topic_len` stays 0, as on the wire).
+fn resolve_topic_alias(aliases: &mut TopicAliases, p: &mut wire::Publish) {
+    let Some(alias) = p.properties.as_ref().and_then(|pr| pr.topic_alias) else {
+        return;
+    };
+    if p.topic.value.is_empty() {
+        if let Some(t) = aliases.get(alias) {
+            p.topic.value = t.to_owned();
+        }
+    } else {
+        aliases.set(alias, &p.topic.value);
+    }
+}
+
+/// The direction a message type may travel in, for types only one side sends.
+pub fn only_direction(msg_type: u8) -> Option<Direction> {
+    use msg_type::*;
+    match msg_type {
+        CONNECT | SUBSCRIBE | UNSUBSCRIBE | PINGREQ => Some(Direction::ToServer),
+        CONNACK | SUBACK | UNSUBACK | PINGRESP => Some(Direction::ToClient),
+        _ => None,
+    }
+}
+
+fn wrong_direction(t: u8, dir: Direction) -> bool {
+    only_direction(t).is_some_and(|d| d != dir)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::flow::PacketLog;
+
+    /// A clock over a packet log filled by the test, as the packet callback fills it.
+    pub struct TestClock {
+        pub log: PacketLog,
+        pub now: Micros,
+    }
+
+    impl Clock for TestClock {
+        fn carrier(&mut self, dir: Direction, offset: u64) -> Option<PacketFacts> {
+            self.log.carrier(dir, 1, offset)
+        }
+        fn now(&self) -> Micros {
+            self.now
+        }
+        fn flow_start(&self) -> Micros {
+            0
+        }
+    }
+
+    pub fn clock() -> TestClock {
+        TestClock {
+            log: PacketLog::new(64),
+            now: 99_000_000,
+        }
+    }
+
+    pub const CONNECT_V5: &[u8] = &[
+        0x10, 0x10, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x3c, 0x00, 0x00, 0x03,
+        b'a', b'b', b'c',
+    ];
+    /// MQTT 5 PUBLISH QoS 0, topic "t", no properties, payload "hi".
+    pub const PUBLISH_V5: &[u8] = &[0x30, 0x06, 0x00, 0x01, b't', 0x00, b'h', b'i'];
+    /// The same bytes read as 3.1.1: the property length byte becomes payload.
+    pub const CONNACK_OK: &[u8] = &[0x20, 0x02, 0x00, 0x00];
+
+    fn run(
+        s: &mut Session,
+        dir: Direction,
+        input: &[u8],
+        offset: u64,
+        clock: &mut TestClock,
+    ) -> (StreamProgress, Vec<MessageRecord>) {
+        let cfg = Config::default();
+        let mut out = Vec::new();
+        let shared = Shared {
+            config: &cfg,
+            sources: None,
+        };
+        let p = s.parse(dir, input, offset, shared, clock, &mut |r| out.push(r));
+        (p, out)
+    }
+
+    #[test]
+    fn version_switches_within_one_slice() {
+        let mut s = Session::new(false, None);
+        let mut c = clock();
+        let data = [CONNECT_V5, PUBLISH_V5].concat();
+        let (p, recs) = run(&mut s, Direction::ToServer, &data, 0, &mut c);
+        assert_eq!(p, StreamProgress::Done);
+        assert_eq!(recs.len(), 2);
+        assert_eq!(s.version(), ProtocolVersion::V5);
+        match &recs[1].msg.body {
+            Body::Publish(p) => assert_eq!(p.payload, b"hi"),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            recs.iter().all(|r| r.events.is_empty()),
+            "{:?}",
+            recs[1].events
+        );
+    }
+
+    #[test]
+    fn message_split_across_slices_asks_for_the_rest() {
+        let mut s = Session::new(false, None);
+        let mut c = clock();
+        let (p, recs) = run(&mut s, Direction::ToServer, &CONNECT_V5[..7], 0, &mut c);
+        assert!(recs.is_empty());
+        let StreamProgress::Incomplete { consumed, needed } = p else {
+            panic!("{p:?}")
+        };
+        assert_eq!(consumed, 0);
+        assert_eq!(needed as usize, CONNECT_V5.len());
+        let (p, recs) = run(&mut s, Direction::ToServer, CONNECT_V5, 0, &mut c);
+        assert_eq!(p, StreamProgress::Done);
+        assert_eq!(recs.len(), 1);
+    }
+
+    #[test]
+    fn timed_by_the_segment_holding_the_last_byte() {
+        let mut s = Session::new(false, None);
+        let mut c = clock();
+        let seg = |ts, seq, len| PacketFacts {
+            ts,
+            seq,
+            payload_len: len,
+            tcp_flags: 0x18,
+        };
+        // CONNECT in two segments (seq starts at 1 = base), then CONNACK from the server.
+        c.log.record(Direction::ToServer, seg(1_000_000, 1, 10));
+        c.log.record(Direction::ToServer, seg(1_500_000, 11, 8));
+        c.log.record(Direction::ToClient, seg(1_600_000, 1, 4));
+        let (_, recs) = run(&mut s, Direction::ToServer, CONNECT_V5, 0, &mut c);
+        assert_eq!(recs[0].ctx.ts, 1_500_000);
+        assert!(recs[0].ctx.timed_by_packet);
+        assert_eq!(recs[0].ctx.tcp_len, 8);
+        let (_, recs) = run(&mut s, Direction::ToClient, CONNACK_OK, 0, &mut c);
+        assert_eq!(recs[0].ctx.ts, 1_600_000);
+        assert!((recs[0].ctx.flow.time_delta - 0.1).abs() < 1e-9);
+        // No segment known: the flow's latest time, and the record says so.
+        let (_, recs) = run(&mut s, Direction::ToServer, PUBLISH_V5, 18, &mut c);
+        assert!(!recs[0].ctx.timed_by_packet);
+        assert_eq!(recs[0].ctx.ts, c.now);
+    }
+
+    #[test]
+    fn missing_connect_and_wrong_direction() {
+        let mut s = Session::new(false, None);
+        let mut c = clock();
+        let (_, recs) = run(&mut s, Direction::ToServer, CONNACK_OK, 0, &mut c);
+        assert!(recs[0].events.contains(Event::MissingConnect));
+        assert!(recs[0].events.contains(Event::WrongDirection));
+        // Picked up midstream: no missing_connect.
+        let mut s = Session::new(true, None);
+        let (_, recs) = run(&mut s, Direction::ToServer, PUBLISH_V5, 0, &mut c);
+        assert_eq!(recs.len(), 1);
+        assert!(!recs[0].events.contains(Event::MissingConnect));
+    }
+
+    #[test]
+    fn gap_then_resync_on_the_next_plausible_header() {
+        let mut s = Session::new(false, None);
+        let mut c = clock();
+        run(&mut s, Direction::ToServer, CONNECT_V5, 0, &mut c);
+        s.on_gap(Direction::ToServer);
+        // The data after the gap starts inside a message: three bytes of garbage, then a message.
+        let data = [&[0x61, 0x62, 0xff][..], PUBLISH_V5].concat();
+        let (p, recs) = run(&mut s, Direction::ToServer, &data, 100, &mut c);
+        assert_eq!(p, StreamProgress::Done);
+        assert_eq!(recs.len(), 1, "{recs:?}");
+        assert_eq!(recs[0].msg.header.msg_type, 3);
+        assert!(recs[0].events.contains(Event::Stream(StreamEvent::Gap)));
+        assert!(recs[0].events.contains(Event::Stream(StreamEvent::Resync)));
+    }
+
+    #[test]
+    fn too_many_messages_in_one_slice_are_counted_not_kept() {
+        let cfg = Config {
+            max_msgs_per_segment: 3,
+            ..Config::default()
+        };
+        let mut s = Session::new(false, None);
+        let mut c = clock();
+        let data: Vec<u8> = [CONNECT_V5]
+            .into_iter()
+            .chain([PUBLISH_V5; 9])
+            .flatten()
+            .copied()
+            .collect();
+        let mut out = Vec::new();
+        let shared = Shared {
+            config: &cfg,
+            sources: None,
+        };
+        s.parse(Direction::ToServer, &data, 0, shared, &mut c, &mut |r| {
+            out.push(r)
+        });
+        assert_eq!(out.len(), 3);
+        let (_, recs) = run(&mut s, Direction::ToServer, PUBLISH_V5, 200, &mut c);
+        assert!(recs[0]
+            .events
+            .contains(Event::Stream(StreamEvent::TooManyMessages)));
+    }
+
+    #[test]
+    fn topic_alias_is_resolved_per_direction() {
+        let mut s = Session::new(false, None);
+        let mut c = clock();
+        run(&mut s, Direction::ToServer, CONNECT_V5, 0, &mut c);
+        // PUBLISH "ab" with topic alias 1, then PUBLISH with empty topic and alias 1.
+        let set = [0x30, 0x08, 0x00, 0x02, b'a', b'b', 0x03, 0x23, 0x00, 0x01];
+        let use_ = [0x30, 0x06, 0x00, 0x00, 0x03, 0x23, 0x00, 0x01];
+        let (_, recs) = run(
+            &mut s,
+            Direction::ToServer,
+            &[set, [0; 10]].concat()[..10],
+            18,
+            &mut c,
+        );
+        assert_eq!(recs.len(), 1);
+        let (_, recs) = run(&mut s, Direction::ToServer, &use_, 28, &mut c);
+        match &recs[0].msg.body {
+            Body::Publish(p) => {
+                assert_eq!(p.topic.value, "ab");
+                assert_eq!(p.topic.len, 0);
+            }
+            other => panic!("{other:?}"),
+        }
+        // The other direction has its own aliases.
+        let (_, recs) = run(&mut s, Direction::ToClient, &use_, 0, &mut c);
+        match &recs[0].msg.body {
+            Body::Publish(p) => assert_eq!(p.topic.value, ""),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn oversized_message_is_skipped_across_slices() {
+        let cfg = Config {
+            max_msg_len: 64,
+            ..Config::default()
+        };
+        let mut s = Session::new(false, None);
+        let mut c = clock();
+        let shared = Shared {
+            config: &cfg,
+            sources: None,
+        };
+        let mut out = Vec::new();
+        // PUBLISH with remaining length 200: header only in the first slice.
+        let mut big = vec![0x30, 0xC8, 0x01, 0x00, 0x01, b't'];
+        big.resize(100, b'x');
+        let p = s.parse(Direction::ToServer, &big, 0, shared, &mut c, &mut |r| {
+            out.push(r)
+        });
+        assert_eq!(p, StreamProgress::Done);
+        let mut rest = vec![b'x'; 103];
+        rest.extend_from_slice(PUBLISH_V5);
+        s.parse(Direction::ToServer, &rest, 100, shared, &mut c, &mut |r| {
+            out.push(r)
+        });
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].msg.header.msg_type, 3);
+        assert!(out[0]
+            .events
+            .contains(Event::Stream(StreamEvent::MessageTooLarge)));
+    }
+}

@@ -1,0 +1,144 @@
+//! Framing one direction of a TCP stream into MQTT messages.
+//!
+//! Suricata hands the parser stream slices: a message may span slices (the parser asks for more
+//! with "incomplete"), a slice may hold many messages, data may have gaps, and a flow may be
+//! picked up midstream. This type decides where messages start and skips what cannot be framed.
+//! It is pull-based, one message per `step`, because the protocol version that decides how the
+//! next message parses can change with the message just parsed (CONNECT).
+use crate::wire::{self, Limits, Malformation, Parsed, ProtocolVersion};
+
+/// Something a flow did that is not a property of one message's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StreamEvent {
+    /// Bytes were skipped to find the next plausible fixed header (midstream, gap, garbage).
+    Resync,
+    /// A message longer than the configured maximum was skipped.
+    MessageTooLarge,
+    /// A data gap (lost packets) in the stream.
+    Gap,
+    /// More messages in one slice than configured; the rest were framed but not kept.
+    TooManyMessages,
+}
+
+// Items are returned by value and consumed at once, never stored: boxing the message would add an
+// allocation per message for nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum StreamItem {
+    /// A message occupying stream bytes `start..=end`.
+    Message {
+        msg: wire::Message,
+        start: u64,
+        end: u64,
+    },
+    Event(StreamEvent),
+    /// A header that cannot frame a message (the stream position is lost; resync follows).
+    BadHeader(Malformation),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamProgress {
+    /// All input consumed.
+    Done,
+    /// `consumed` bytes used; call again with at least `needed` bytes from there.
+    Incomplete { consumed: u32, needed: u32 },
+}
+
+#[allow(clippy::large_enum_variant)] // see StreamItem
+#[derive(Debug)]
+pub enum Step {
+    Item(StreamItem),
+    /// Input was skipped; call again.
+    Continue,
+    Stop(StreamProgress),
+}
+
+#[derive(Debug, Default)]
+pub struct DirectionStream {
+    /// Bytes still to skip of a message too large to keep.
+    skip: u64,
+    /// True until a message boundary is known: at a gap, after an unframeable header, and at
+    /// the start of a flow picked up midstream.
+    resync: bool,
+}
+
+impl DirectionStream {
+    pub fn new(midstream: bool) -> Self {
+        DirectionStream {
+            skip: 0,
+            resync: midstream,
+        }
+    }
+
+    pub fn on_gap(&mut self) {
+        self.skip = 0;
+        self.resync = true;
+    }
+
+    /// Advances over `input[*pos..]` (the slice starts at stream offset `offset`) by one message,
+    /// one event, or one skip.
+    pub fn step(
+        &mut self,
+        input: &[u8],
+        pos: &mut usize,
+        offset: u64,
+        version: ProtocolVersion,
+        limits: &Limits,
+    ) -> Step {
+        let Some(rest) = input.get(*pos..).filter(|r| !r.is_empty()) else {
+            return Step::Stop(StreamProgress::Done);
+        };
+        if self.skip > 0 {
+            let n = self.skip.min(rest.len() as u64);
+            self.skip -= n;
+            *pos += n as usize;
+            return Step::Continue;
+        }
+        if self.resync {
+            return match wire::resync(rest) {
+                Some(0) => {
+                    self.resync = false;
+                    Step::Continue
+                }
+                Some(n) => {
+                    self.resync = false;
+                    *pos += n;
+                    Step::Item(StreamItem::Event(StreamEvent::Resync))
+                }
+                None => {
+                    *pos = input.len();
+                    Step::Item(StreamItem::Event(StreamEvent::Resync))
+                }
+            };
+        }
+        match wire::parse_message(rest, version, limits) {
+            Parsed::Message { msg, len } => {
+                let len = len.clamp(1, rest.len());
+                let start = offset + *pos as u64;
+                *pos += len;
+                Step::Item(StreamItem::Message {
+                    msg,
+                    start,
+                    end: start + len as u64 - 1,
+                })
+            }
+            Parsed::Incomplete { needed } => {
+                let needed = needed.unwrap_or(0).max(rest.len() + 1);
+                Step::Stop(StreamProgress::Incomplete {
+                    consumed: *pos as u32,
+                    needed: u32::try_from(needed).unwrap_or(u32::MAX),
+                })
+            }
+            Parsed::Oversized { total_len } => {
+                self.skip = total_len as u64;
+                Step::Item(StreamItem::Event(StreamEvent::MessageTooLarge))
+            }
+            Parsed::BadHeader(m) => {
+                self.resync = true;
+                // Step past the bad byte so resync cannot land on it again.
+                *pos += 1;
+                Step::Item(StreamItem::BadHeader(m))
+            }
+        }
+    }
+}
