@@ -1,0 +1,10 @@
+//! The only code that touches Suricata: plugin entry, parser callbacks, EVE logger, packet
+//! callback and configuration. Everything here adapts Suricata's C interface to the pure layers
+//! (`wire`, `flow`, `eve`); no protocol logic lives here.
+
+mod conf;
+mod ffi;
+mod log;
+mod packets;
+mod parser;
+mod plugin;

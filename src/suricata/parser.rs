@@ -1,0 +1,353 @@
+//! App-layer parser callbacks: protocol detection, per-flow state, one transaction per message.
+use std::collections::VecDeque;
+use std::ffi::{CStr, CString};
+use std::os::raw::{c_char, c_int, c_void};
+use std::sync::OnceLock;
+
+use suricata_sys::sys::{
+    SCAppLayerParserConfParserEnabled, SCAppLayerParserRegisterLogger,
+    SCAppLayerParserStateIssetFlag, SCAppLayerProtoDetectConfProtoDetectionEnabled,
+    SCAppLayerProtoDetectPMRegisterPatternCSwPP,
+};
+
+use super::ffi::*;
+use super::log::{sclog, LOG_ERROR};
+use super::packets::{flow_origin, FlowClock};
+use super::plugin;
+use crate::events::Event;
+use crate::flow::{only_direction, Direction, MessageRecord, Session, Shared, StreamProgress};
+use crate::wire::{self, Probe};
+
+/// The protocol's name: EVE, rules (`app-layer-event:mqtt-ml.*`) and yaml
+/// (`app-layer.protocols.mqtt-ml`). No `_`: Suricata rewrites `_` to `-` in yaml keys.
+pub const PROTO_NAME: &CStr = c"mqtt-ml";
+
+pub struct MqttTx {
+    tx_data: AppLayerTxData,
+    id: u64,
+    pub record: MessageRecord,
+}
+
+#[derive(Default)]
+struct MqttState {
+    state_data: AppLayerStateData,
+    txs: VecDeque<MqttTx>,
+    next_id: u64,
+    /// Created at the first data, when the flow (client address, midstream) is known.
+    session: Option<Session>,
+}
+
+impl MqttState {
+    fn push(&mut self, record: MessageRecord) {
+        let cfg = plugin::config();
+        let to_server = record.ctx.direction == Direction::ToServer;
+        let mut tx = MqttTx {
+            tx_data: AppLayerTxData::for_direction(to_server),
+            id: self.next_id,
+            record,
+        };
+        self.next_id += 1;
+        if self.txs.len() >= cfg.max_tx {
+            // Transactions complete on creation, so this only happens when logging or detection
+            // falls far behind; dropping the oldest bounds memory.
+            self.txs.pop_front();
+            tx.record.events.insert(Event::TooManyTransactions);
+        }
+        for e in tx.record.events.iter() {
+            tx.tx_data.set_event(e.id());
+        }
+        self.txs.push_back(tx);
+    }
+
+    fn index_of(&self, id: u64) -> Option<usize> {
+        // Ids are consecutive and the deque is in id order, except where max-tx dropped some.
+        let front = self.txs.front()?.id;
+        let guess = id.checked_sub(front)? as usize;
+        match self.txs.get(guess) {
+            Some(tx) if tx.id == id => Some(guess),
+            _ => self.txs.iter().position(|t| t.id == id),
+        }
+    }
+}
+
+unsafe extern "C" fn probe(
+    _f: *const Flow,
+    dir: u8,
+    input: *const u8,
+    len: u32,
+    rdir: *mut u8,
+) -> AppProto {
+    if input.is_null() || len == 0 {
+        return ALPROTO_UNKNOWN;
+    }
+    let data = std::slice::from_raw_parts(input, len as usize);
+    // A flow picked up midstream is oriented by its first packet, which may come from the
+    // broker. A message only one side sends tells who is who; Suricata then swaps the flow.
+    if !rdir.is_null() {
+        let seen = if dir & STREAM_TOSERVER != 0 {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        match only_direction(data[0] >> 4) {
+            Some(Direction::ToServer) if seen == Direction::ToClient => *rdir = STREAM_TOSERVER,
+            Some(Direction::ToClient) if seen == Direction::ToServer => *rdir = STREAM_TOCLIENT,
+            _ => {}
+        }
+    }
+    match wire::probe_connect(data) {
+        Probe::Mqtt(_) => plugin::alproto(),
+        Probe::NeedMore => ALPROTO_UNKNOWN,
+        // On a configured MQTT port a flow may be picked up midstream, where any message can come
+        // first: accept data that starts with a plausible fixed header.
+        Probe::NotMqtt if wire::resync(data) == Some(0) => plugin::alproto(),
+        Probe::NotMqtt => suricata_sys::sys::AppProtoEnum::ALPROTO_FAILED as AppProto,
+    }
+}
+
+/// Content detection on any port: a CONNECT starts `10 <len> 00 04 "MQTT"` or `00 06 "MQIsdp"`.
+unsafe extern "C" fn probe_connect_only(
+    _f: *const Flow,
+    _dir: u8,
+    input: *const u8,
+    len: u32,
+    _rdir: *mut u8,
+) -> AppProto {
+    if input.is_null() || len == 0 {
+        return ALPROTO_UNKNOWN;
+    }
+    match wire::probe_connect(std::slice::from_raw_parts(input, len as usize)) {
+        Probe::Mqtt(_) => plugin::alproto(),
+        Probe::NeedMore => ALPROTO_UNKNOWN,
+        Probe::NotMqtt => suricata_sys::sys::AppProtoEnum::ALPROTO_FAILED as AppProto,
+    }
+}
+
+unsafe extern "C" fn state_new(_orig: *mut c_void, _proto: AppProto) -> *mut c_void {
+    plugin::name_eve_event_type();
+    Box::into_raw(Box::<MqttState>::default()) as *mut c_void
+}
+
+unsafe extern "C" fn state_free(state: *mut c_void) {
+    if !state.is_null() {
+        drop(Box::from_raw(state as *mut MqttState));
+    }
+}
+
+unsafe extern "C" fn tx_free(state: *mut c_void, tx_id: u64) {
+    let state = &mut *(state as *mut MqttState);
+    if let Some(i) = state.index_of(tx_id) {
+        state.txs.remove(i);
+    }
+}
+
+unsafe extern "C" fn get_tx(state: *mut c_void, tx_id: u64) -> *mut c_void {
+    let state = &mut *(state as *mut MqttState);
+    match state.index_of(tx_id) {
+        Some(i) => &mut state.txs[i] as *mut MqttTx as *mut c_void,
+        None => std::ptr::null_mut(),
+    }
+}
+
+unsafe extern "C" fn get_tx_count(state: *mut c_void) -> u64 {
+    (*(state as *mut MqttState)).next_id
+}
+
+/// A message is complete in both directions as soon as it is parsed.
+unsafe extern "C" fn tx_progress(_tx: *mut c_void, _dir: u8) -> c_int {
+    1
+}
+
+unsafe extern "C" fn get_tx_data(tx: *mut c_void) -> *mut AppLayerTxData {
+    &mut (*(tx as *mut MqttTx)).tx_data
+}
+
+unsafe extern "C" fn get_state_data(state: *mut c_void) -> *mut AppLayerStateData {
+    &mut (*(state as *mut MqttState)).state_data
+}
+
+unsafe fn parse(
+    flow: *mut Flow,
+    state: *mut c_void,
+    pstate: *mut AppLayerParserState,
+    slice: StreamSlice,
+    dir: Direction,
+) -> AppLayerResult {
+    let eof_flag = match dir {
+        Direction::ToServer => APP_LAYER_PARSER_EOF_TS,
+        Direction::ToClient => APP_LAYER_PARSER_EOF_TC,
+    };
+    let state = &mut *(state as *mut MqttState);
+    let input = slice.as_slice();
+    if input.is_empty() && !slice.is_gap() && SCAppLayerParserStateIssetFlag(pstate, eof_flag) > 0 {
+        return AppLayerResult::ok();
+    }
+    let MqttState { session, .. } = state;
+    let session = session.get_or_insert_with(|| {
+        let (client, midstream) = flow_origin(flow);
+        Session::new(midstream, client)
+    });
+    if slice.is_gap() {
+        session.on_gap(dir);
+        return AppLayerResult::ok();
+    }
+    let mut clock = FlowClock::new(flow);
+    let mut records = Vec::new();
+    let progress = session.parse(
+        dir,
+        input,
+        slice.offset(),
+        Shared {
+            config: plugin::config(),
+            sources: Some(plugin::sources()),
+        },
+        &mut clock,
+        &mut |r| records.push(r),
+    );
+    for r in records {
+        state.push(r);
+    }
+    match progress {
+        StreamProgress::Done => AppLayerResult::ok(),
+        StreamProgress::Incomplete { consumed, needed } => {
+            AppLayerResult::incomplete(consumed, needed)
+        }
+    }
+}
+
+unsafe extern "C" fn parse_ts(
+    flow: *mut Flow,
+    state: *mut c_void,
+    pstate: *mut AppLayerParserState,
+    slice: StreamSlice,
+    _data: *const c_void,
+) -> AppLayerResult {
+    parse(flow, state, pstate, slice, Direction::ToServer)
+}
+
+unsafe extern "C" fn parse_tc(
+    flow: *mut Flow,
+    state: *mut c_void,
+    pstate: *mut AppLayerParserState,
+    slice: StreamSlice,
+    _data: *const c_void,
+) -> AppLayerResult {
+    parse(flow, state, pstate, slice, Direction::ToClient)
+}
+
+/// C strings of the event names, indexed by event id (Suricata keeps the pointers).
+fn event_names() -> &'static Vec<Option<CString>> {
+    static NAMES: OnceLock<Vec<Option<CString>>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut v = vec![None; 64];
+        for e in Event::all() {
+            v[usize::from(e.id())] = CString::new(e.name()).ok();
+        }
+        v
+    })
+}
+
+unsafe extern "C" fn event_info(name: *const c_char, id: *mut u8, ty: *mut c_int) -> c_int {
+    if name.is_null() {
+        return -1;
+    }
+    let Some(e) = CStr::from_ptr(name)
+        .to_str()
+        .ok()
+        .and_then(Event::from_name)
+    else {
+        return -1;
+    };
+    *id = e.id();
+    *ty = APP_LAYER_EVENT_TYPE_TRANSACTION;
+    0
+}
+
+unsafe extern "C" fn event_info_by_id(id: u8, name: *mut *const c_char, ty: *mut c_int) -> c_int {
+    match event_names().get(usize::from(id)).and_then(|n| n.as_ref()) {
+        Some(n) => {
+            *name = n.as_ptr();
+            *ty = APP_LAYER_EVENT_TYPE_TRANSACTION;
+            0
+        }
+        None => -1,
+    }
+}
+
+fn parser_definition() -> RustParser {
+    RustParser {
+        name: PROTO_NAME.as_ptr(),
+        default_port: c"1883".as_ptr(),
+        ipproto: IPPROTO_TCP,
+        probe_ts: Some(probe),
+        probe_tc: Some(probe),
+        min_depth: 0,
+        max_depth: 16,
+        state_new,
+        state_free,
+        parse_ts,
+        parse_tc,
+        get_tx_count,
+        get_tx,
+        tx_free,
+        tx_comp_st_ts: 1,
+        tx_comp_st_tc: 1,
+        tx_get_progress: tx_progress,
+        get_eventinfo: Some(event_info),
+        get_eventinfo_byid: Some(event_info_by_id),
+        localstorage_new: None,
+        localstorage_free: None,
+        get_tx_files: None,
+        get_tx_iterator: None,
+        get_state_data,
+        get_tx_data,
+        apply_tx_config: None,
+        flags: APP_LAYER_PARSER_OPT_ACCEPT_GAPS,
+        get_frame_id_by_name: None,
+        get_frame_name_by_id: None,
+        get_state_id_by_name: None,
+        get_state_name_by_id: None,
+    }
+}
+
+/// Registers detection and parsing; called by Suricata during app-layer setup.
+pub unsafe extern "C" fn register() {
+    let tcp = c"tcp".as_ptr();
+    if SCAppLayerProtoDetectConfProtoDetectionEnabled(tcp, PROTO_NAME.as_ptr()) == 0 {
+        sclog(
+            super::log::LOG_CONFIG,
+            "protocol detection disabled in suricata.yaml (app-layer.protocols.mqtt-ml.enabled)",
+        );
+        return;
+    }
+    // Suricata keeps the pointer for the process's life.
+    let parser: &'static RustParser = Box::leak(Box::new(parser_definition()));
+    let alproto = AppLayerRegisterProtocolDetection(parser, 1);
+    plugin::set_alproto(alproto);
+    for pattern in [c"|00 04|MQTT", c"|00 06|MQIsdp"] {
+        // After the CONNECT type byte and a 1-4 byte remaining length.
+        if SCAppLayerProtoDetectPMRegisterPatternCSwPP(
+            IPPROTO_TCP,
+            alproto,
+            pattern.as_ptr(),
+            13,
+            2,
+            STREAM_TOSERVER,
+            Some(probe_connect_only),
+            0,
+            16,
+        ) < 0
+        {
+            sclog(
+                LOG_ERROR,
+                "could not register content-based protocol detection",
+            );
+        }
+    }
+    // Rules written for Suricata's MQTT (`alert mqtt ...`) bind to this protocol.
+    AppLayerRegisterParserAlias(PROTO_NAME.as_ptr(), c"mqtt".as_ptr());
+    if SCAppLayerParserConfParserEnabled(tcp, PROTO_NAME.as_ptr()) != 0 {
+        AppLayerRegisterParser(parser, alproto);
+        SCAppLayerParserRegisterLogger(IPPROTO_TCP, alproto);
+    }
+}
