@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Sets everything up (idempotent, cached) and runs every test:
+#   formatting and lints, unit tests of the pure layers (no Suricata needed), and the end-to-end
+#   suite that runs the real Suricata 8.0.7 with the plugin on captures and compares its output
+#   with tshark, message by message.
+# Tests that need ../shared/datasets run when it is present and report "skipped" otherwise.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+"$ROOT/scripts/setup.sh"
+# shellcheck source=scripts/env.sh
+. "$ROOT/scripts/env.sh"
+cd "$ROOT"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format"
+cargo fmt --all --check
+step "lints (pure layers, then with the Suricata glue)"
+cargo clippy --quiet --all-targets -- -D warnings
+cargo clippy --quiet --all-targets --features suricata -- -D warnings
+step "unit tests"
+cargo test --quiet
+step "end-to-end tests (real Suricata ${SURICATA_VERSION}, tshark, captures)"
+cargo test --release --quiet --features suricata,e2e --test e2e

@@ -1,0 +1,101 @@
+//! End-to-end tests: the real Suricata 8.0.7 with the plugin, on real captures.
+//!
+//! A custom harness (`harness = false`) so that a test can report "skipped" (dataset not present)
+//! without being counted as passed. Run through scripts/test.sh, which builds Suricata and the
+//! plugin first. Prints one line per test and a summary `e2e: N passed, N failed, N skipped`.
+mod support;
+
+use support::*;
+
+fn main() {
+    let env = match Env::discover() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("e2e: cannot run: {e}");
+            println!("e2e: 0 passed, 1 failed, 0 skipped");
+            std::process::exit(1);
+        }
+    };
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let tests: &[(&str, fn(&Env) -> Outcome)] = &[
+        (
+            "stock_yaml_logs_every_message_of_every_capture",
+            cases::stock_yaml_every_capture,
+        ),
+        (
+            "tshark_agreement_project_and_suricata_verify",
+            cases::agreement_bundled,
+        ),
+        ("tshark_agreement_mqttset", cases::agreement_mqttset),
+        (
+            "message_timing_is_the_carrying_packet",
+            cases::timing_is_carrying_packet,
+        ),
+        (
+            "alert_mqtt_rules_bind_to_plugin_with_metadata",
+            cases::alert_mqtt_binds,
+        ),
+        (
+            "builtin_mqtt_keywords_fail_cleanly",
+            cases::builtin_keywords_rejected,
+        ),
+        ("event_rules_load_and_fire", cases::event_rules),
+        (
+            "yaml_include_loads_plugin_and_eve_type",
+            cases::yaml_include,
+        ),
+        ("wrapper_plugin_flag", cases::wrapper),
+        ("content_detection_on_other_port", cases::other_port),
+        ("midstream_pickup", cases::midstream),
+        ("bad_config_value_one_error_line", cases::bad_config),
+        ("limits_from_yaml_apply", cases::limits_apply),
+        (
+            "failed_auth_counted_per_flow_and_source",
+            cases::failed_auth,
+        ),
+    ];
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for (name, f) in tests {
+        if filter.as_deref().is_some_and(|p| !name.contains(p)) {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let outcome = std::panic::catch_unwind(|| f(&env))
+            .unwrap_or_else(|p| Outcome::Fail(format!("panicked: {}", panic_text(&p))));
+        let secs = started.elapsed().as_secs_f64();
+        match outcome {
+            Outcome::Pass(note) => {
+                passed += 1;
+                println!("test {name} ... ok ({secs:.1}s){}", fmt_note(&note));
+            }
+            Outcome::Skip(why) => {
+                skipped += 1;
+                println!("test {name} ... skipped: {why}");
+            }
+            Outcome::Fail(why) => {
+                failed += 1;
+                println!(
+                    "test {name} ... FAILED ({secs:.1}s)\n    {}",
+                    why.replace('\n', "\n    ")
+                );
+            }
+        }
+    }
+    println!("e2e: {passed} passed, {failed} failed, {skipped} skipped");
+    std::process::exit(if failed > 0 { 1 } else { 0 });
+}
+
+fn fmt_note(note: &str) -> String {
+    if note.is_empty() {
+        String::new()
+    } else {
+        format!(": {note}")
+    }
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}

@@ -1,0 +1,530 @@
+//! The end-to-end cases. Each returns Pass (with the figure it measured), Fail or Skip.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::{Env, Outcome};
+use crate::ensure;
+
+const OTHER_PORT: u16 = 18830;
+
+fn ports_for(pcap: &Path) -> String {
+    let name = pcap.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.contains("otherport") {
+        OTHER_PORT.to_string()
+    } else {
+        "1883".to_string()
+    }
+}
+
+/// Two suricata-verify captures hold flows without a TCP handshake; like their own tests, they
+/// need midstream pickup switched on.
+fn extra_args_for(pcap: &Path) -> &'static [&'static str] {
+    let name = name_of(pcap);
+    if name.contains("midstream") || name.starts_with("mqtt-ping") {
+        &["--set", "stream.midstream=true"]
+    } else {
+        &[]
+    }
+}
+
+fn name_of(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Every capture, stock yaml + plugin: clean exit, no error lines, MQTT records logged.
+pub fn stock_yaml_every_capture(env: &Env) -> Outcome {
+    let mut pcaps = env.project_pcaps();
+    pcaps.extend(env.suricata_verify_pcaps().unwrap_or_default());
+    ensure!(
+        pcaps.len() >= 5,
+        "expected the project's captures, found {}",
+        pcaps.len()
+    );
+    let mut total = 0;
+    for p in &pcaps {
+        let run = env.run(&format!("stock-{}", name_of(p)), p, extra_args_for(p));
+        ensure!(run.ok(), "{}: {}", name_of(p), run.describe());
+        ensure!(
+            run.error_lines().is_empty(),
+            "{}: errors: {:?}",
+            name_of(p),
+            run.error_lines()
+        );
+        let n = run.records().len();
+        ensure!(n > 0, "{}: no mqtt_ml records", name_of(p));
+        total += n;
+    }
+    Outcome::Pass(format!("{} captures, {total} mqtt_ml records", pcaps.len()))
+}
+
+struct Agreement {
+    pcaps: usize,
+    messages_tshark: u64,
+    aligned: u64,
+    compared: u64,
+    agreeing: u64,
+    excused: u64,
+    failures: Vec<String>,
+}
+
+fn agreement(env: &Env, pcaps: &[PathBuf]) -> Agreement {
+    let mut a = Agreement {
+        pcaps: pcaps.len(),
+        messages_tshark: 0,
+        aligned: 0,
+        compared: 0,
+        agreeing: 0,
+        excused: 0,
+        failures: vec![],
+    };
+    for p in pcaps {
+        let name = name_of(p);
+        let run = env.run(&format!("agree-{name}"), p, extra_args_for(p));
+        if !run.ok() {
+            a.failures
+                .push(format!("{name}: suricata {}", run.describe()));
+            continue;
+        }
+        let summary = run.dir.join("agreement.json");
+        let out = Command::new("python3")
+            .arg(env.root.join("tests/reference/compare.py"))
+            .arg("--pcap")
+            .arg(p)
+            .arg("--eve")
+            .arg(run.dir.join("eve.json"))
+            .arg("--ports")
+            .arg(ports_for(p))
+            .arg("--quirks")
+            .arg("--json")
+            .arg(&summary)
+            .output()
+            .expect("run compare.py");
+        let text = std::fs::read_to_string(&summary).unwrap_or_default();
+        let Ok(s) = serde_json::from_str::<Value>(&text) else {
+            a.failures.push(format!(
+                "{name}: compare.py wrote no summary: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+            continue;
+        };
+        a.messages_tshark += s["messages_tshark"].as_u64().unwrap_or(0);
+        a.aligned += s["aligned"].as_u64().unwrap_or(0);
+        a.compared += s["fields_compared"].as_u64().unwrap_or(0);
+        a.agreeing += s["fields_agreeing"].as_u64().unwrap_or(0);
+        a.excused += s["fields_excused"].as_u64().unwrap_or(0);
+        if s["ok"] != true {
+            let report = String::from_utf8_lossy(&out.stdout);
+            let tail: Vec<&str> = report.lines().take(30).collect();
+            a.failures.push(format!("{name}:\n{}", tail.join("\n")));
+        }
+    }
+    a
+}
+
+fn agreement_outcome(a: Agreement) -> Outcome {
+    let pct = if a.compared == 0 {
+        0.0
+    } else {
+        100.0 * a.agreeing as f64 / a.compared as f64
+    };
+    let figure = format!(
+        "{} captures, {} of {} tshark messages aligned, {} of {} fields agree ({pct:.4}%), \
+         {} differ by a documented tshark quirk",
+        a.pcaps, a.aligned, a.messages_tshark, a.agreeing, a.compared, a.excused
+    );
+    ensure!(a.compared > 0, "nothing compared");
+    ensure!(a.failures.is_empty(), "{figure}\n{}", a.failures.join("\n"));
+    Outcome::Pass(figure)
+}
+
+/// Message-by-message agreement with tshark on the project's captures and Suricata's own.
+pub fn agreement_bundled(env: &Env) -> Outcome {
+    let mut pcaps = env.project_pcaps();
+    match env.suricata_verify_pcaps() {
+        Some(v) => pcaps.extend(v),
+        None => {
+            return Outcome::Skip("dataset not found: ../shared/datasets/suricata-verify".into())
+        }
+    }
+    agreement_outcome(agreement(env, &pcaps))
+}
+
+/// The same on MQTTset (read in place, never copied).
+pub fn agreement_mqttset(env: &Env) -> Outcome {
+    match env.mqttset_pcaps() {
+        Some(v) if !v.is_empty() => agreement_outcome(agreement(env, &v)),
+        _ => Outcome::Skip("dataset not found: ../shared/datasets/mqttset-reduced".into()),
+    }
+}
+
+/// Each record carries the time of the TCP segment that carried it, which is earlier than the
+/// packet (the ACK) on which Suricata parsed and logged it.
+pub fn timing_is_carrying_packet(env: &Env) -> Outcome {
+    let run = env.run("timing", &env.pcap("mqtt311-basic.pcap"), &[]);
+    ensure!(run.ok(), "{}", run.describe());
+    let recs = run.records();
+    ensure!(!recs.is_empty(), "no records");
+    let mut earlier = 0;
+    for r in &recs {
+        let m = &r["mqtt_ml"];
+        ensure!(
+            m["tcp"]["timed_by_packet"] == true,
+            "not timed by packet: {m}"
+        );
+        let ts = m["tcp"]["ts"].as_f64().unwrap_or(0.0);
+        let logged = eve_time(&r["timestamp"]);
+        ensure!(
+            ts <= logged + 1e-6,
+            "carrying packet after logging packet: {ts} > {logged}"
+        );
+        if ts + 1e-6 < logged {
+            earlier += 1;
+        }
+        ensure!(
+            m["tcp"]["len"].as_u64().unwrap_or(0) >= 2,
+            "tcp.len below a message: {m}"
+        );
+    }
+    ensure!(earlier > 0, "no record was timed before its logging packet");
+    Outcome::Pass(format!(
+        "{} records, {earlier} logged on a later packet",
+        recs.len()
+    ))
+}
+
+/// Seconds since the epoch of an EVE timestamp like 2026-11-20T23:47:03.123456+0000.
+fn eve_time(v: &Value) -> f64 {
+    let s = v.as_str().unwrap_or("");
+    let parse = |a: usize, b: usize| s.get(a..b).and_then(|x| x.parse::<i64>().ok()).unwrap_or(0);
+    let (y, mo, d) = (parse(0, 4), parse(5, 7), parse(8, 10));
+    let (h, mi, sec) = (parse(11, 13), parse(14, 16), parse(17, 19));
+    let frac: f64 = s
+        .get(19..26)
+        .and_then(|x| format!("0{x}").parse().ok())
+        .unwrap_or(0.0);
+    // Days from civil date (proleptic Gregorian), UTC.
+    let (y2, m2) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * m2 + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    (days * 86400 + h * 3600 + mi * 60 + sec) as f64 + frac
+}
+
+/// `alert mqtt ...` binds to the plugin; the alert carries the message's mqtt_ml object.
+pub fn alert_mqtt_binds(env: &Env) -> Outcome {
+    let Some(pcap) = env.verify_pcap("mqtt-events-invalid-qos__input.pcap") else {
+        return Outcome::Skip("dataset not found: suricata-verify".into());
+    };
+    let rules = env.write(
+        "bind.rules",
+        "alert mqtt any any -> any 1883 (msg:\"qos 3\"; app-layer-event:mqtt-ml.invalid_qos; sid:1;)\n",
+    );
+    let run = env.run("bind", &pcap, &["-S", rules.to_str().unwrap()]);
+    ensure!(run.ok(), "{}", run.describe());
+    let alerts = run.alerts();
+    ensure!(alerts.len() == 1, "expected 1 alert, got {}", alerts.len());
+    let a = &alerts[0];
+    ensure!(a["app_proto"] == "mqtt-ml", "app_proto {}", a["app_proto"]);
+    ensure!(a["mqtt_ml"]["qos"] == 3, "alert metadata: {}", a["mqtt_ml"]);
+    ensure!(
+        a["mqtt_ml"]["malformed"] == true,
+        "alert metadata: {}",
+        a["mqtt_ml"]
+    );
+    Outcome::Pass(String::new())
+}
+
+/// Rules with Suricata's built-in mqtt.* keywords are refused at load: an error, no crash.
+pub fn builtin_keywords_rejected(env: &Env) -> Outcome {
+    let rules = env.write(
+        "builtin.rules",
+        "alert mqtt any any -> any any (msg:\"v5\"; mqtt.protocol_version:5; sid:2;)\n",
+    );
+    let run = env.check("builtin", &["-S", rules.to_str().unwrap()]);
+    ensure!(run.code == Some(1), "expected exit 1: {}", run.describe());
+    ensure!(
+        run.output.contains("error parsing signature"),
+        "{}",
+        run.describe()
+    );
+    ensure!(
+        run.output
+            .contains("built-in mqtt.* keywords will not load"),
+        "no explanation logged: {}",
+        run.describe()
+    );
+    Outcome::Pass(String::new())
+}
+
+/// The shipped event rules all load, and malformed captures fire the expected ones.
+pub fn event_rules(env: &Env) -> Outcome {
+    let rules = env.root.join("suricata-rules/mqtt-ml-events.rules");
+    let n_rules = std::fs::read_to_string(&rules)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("alert"))
+        .count();
+    let check = env.check("events-load", &["-S", rules.to_str().unwrap(), "-v"]);
+    ensure!(check.ok(), "{}", check.describe());
+    let loaded = format!("{n_rules} rules successfully loaded");
+    ensure!(
+        check.output.contains(&loaded),
+        "expected '{loaded}': {}",
+        check.describe()
+    );
+
+    let cases: &[(&str, &str)] = &[
+        ("mqtt-events-invalid-qos__input.pcap", "invalid_qos"),
+        (
+            "mqtt-events-unassigned-msgtype__input.pcap",
+            "reserved_msg_type",
+        ),
+        ("mqtt-events-missing-connect__input.pcap", "missing_connect"),
+        ("mqtt5-excessiveproplen__input.pcap", "oversized_properties"),
+    ];
+    let mut fired = 0;
+    for (pcap, event) in cases {
+        let Some(p) = env.verify_pcap(pcap) else {
+            return Outcome::Skip("dataset not found: suricata-verify".into());
+        };
+        let run = env.run(
+            &format!("events-{pcap}"),
+            &p,
+            &["-S", rules.to_str().unwrap()],
+        );
+        ensure!(run.ok(), "{pcap}: {}", run.describe());
+        let hit = run.alerts().iter().any(|a| {
+            a["alert"]["metadata"]["mqtt_ml_event"]
+                .as_array()
+                .is_some_and(|v| v.iter().any(|e| e == event))
+        });
+        ensure!(
+            hit,
+            "{pcap}: no alert for {event}; alerts: {:?}",
+            run.alerts()
+                .iter()
+                .map(|a| a["alert"]["signature"].clone())
+                .collect::<Vec<_>>()
+        );
+        fired += 1;
+    }
+    // And the benign captures stay silent.
+    for p in env.project_pcaps() {
+        let run = env.run(
+            &format!("events-benign-{}", name_of(&p)),
+            &p,
+            &["-S", rules.to_str().unwrap()],
+        );
+        ensure!(run.ok(), "{}", run.describe());
+        let sigs: Vec<Value> = run
+            .alerts()
+            .iter()
+            .map(|a| a["alert"]["signature"].clone())
+            .collect();
+        ensure!(
+            sigs.is_empty(),
+            "{}: unexpected alerts {sigs:?}",
+            name_of(&p)
+        );
+    }
+    Outcome::Pass(format!(
+        "{n_rules} rules load; {fired} malformed captures fire; benign silent"
+    ))
+}
+
+/// suricata-rules/mqtt-ml.yaml loads the plugin and enables the record type by itself.
+pub fn yaml_include(env: &Env) -> Outcome {
+    let dir = env.out_dir("include");
+    let include = env.root.join("suricata-rules/mqtt-ml.yaml");
+    let out = Command::new(&env.suricata)
+        .arg("-c")
+        .arg(&env.yaml)
+        .arg("--include")
+        .arg(&include)
+        .args(["-k", "none", "-l"])
+        .arg(&dir)
+        .arg("-r")
+        .arg(env.pcap("mqtt311-basic.pcap"))
+        .current_dir(&env.root)
+        .output()
+        .expect("run suricata");
+    ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let eve = std::fs::read_to_string(dir.join("eve.json")).unwrap_or_default();
+    let n = eve
+        .lines()
+        .filter(|l| l.contains("\"event_type\":\"mqtt_ml\""))
+        .count();
+    ensure!(n > 0, "no mqtt_ml records with the include");
+    Outcome::Pass(format!("{n} records"))
+}
+
+/// `mqtt-ml --plugin libmqtt_ml.so -r capture` runs Suricata with the plugin.
+pub fn wrapper(env: &Env) -> Outcome {
+    let dir = env.out_dir("wrapper");
+    let out = Command::new(&env.wrapper)
+        .arg("--plugin")
+        .arg("target/release/libmqtt_ml.so")
+        .arg("-c")
+        .arg(&env.yaml)
+        .args(["-k", "none", "-l"])
+        .arg(&dir)
+        .arg("-r")
+        .arg(env.pcap("mqtt5-basic.pcap"))
+        .env("SURICATA", &env.suricata)
+        .current_dir(&env.root)
+        .output()
+        .expect("run wrapper");
+    ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let eve = std::fs::read_to_string(dir.join("eve.json")).unwrap_or_default();
+    let n = eve
+        .lines()
+        .filter(|l| l.contains("\"event_type\":\"mqtt_ml\""))
+        .count();
+    ensure!(n > 0, "no records through the wrapper");
+    let bad = Command::new(&env.wrapper)
+        .args(["--plugin", "/nonexistent.so", "-V"])
+        .output()
+        .expect("run");
+    ensure!(bad.status.code() == Some(2), "missing plugin should exit 2");
+    Outcome::Pass(format!("{n} records"))
+}
+
+/// MQTT on a port nobody configured is found by its CONNECT.
+pub fn other_port(env: &Env) -> Outcome {
+    let run = env.run("otherport", &env.pcap("mqtt-otherport.pcap"), &[]);
+    ensure!(run.ok(), "{}", run.describe());
+    let recs = run.records();
+    let on_port = recs.iter().filter(|r| r["dest_port"] == OTHER_PORT).count();
+    ensure!(
+        on_port > 0 && on_port == recs.len(),
+        "{on_port} of {} records on {OTHER_PORT}",
+        recs.len()
+    );
+    Outcome::Pass(format!("{on_port} records on port {OTHER_PORT}"))
+}
+
+/// A flow picked up midstream (no handshake, no CONNECT) is parsed from the next message.
+pub fn midstream(env: &Env) -> Outcome {
+    let Some(pcap) = env.verify_pcap("mqtt-midstream-split__mqtt-midstream-split.pcap") else {
+        return Outcome::Skip("dataset not found: suricata-verify".into());
+    };
+    let run = env.run("midstream", &pcap, &["--set", "stream.midstream=true"]);
+    ensure!(run.ok(), "{}", run.describe());
+    let recs = run.records();
+    ensure!(!recs.is_empty(), "no records from a midstream flow");
+    let missing = recs.iter().filter(|r| {
+        r["mqtt_ml"]["events"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|x| x == "missing_connect"))
+    });
+    ensure!(
+        missing.count() == 0,
+        "midstream flow flagged missing_connect"
+    );
+    Outcome::Pass(format!("{} records", recs.len()))
+}
+
+/// A bad value stops Suricata with one line naming the key and the fix.
+pub fn bad_config(env: &Env) -> Outcome {
+    let run = env.check(
+        "badconf",
+        &["--set", "app-layer.protocols.mqtt-ml.max-tx=lots"],
+    );
+    ensure!(run.code == Some(1), "expected exit 1: {}", run.describe());
+    let lines: Vec<&str> = run
+        .output
+        .lines()
+        .filter(|l| l.contains("max-tx"))
+        .collect();
+    ensure!(
+        lines.len() == 1,
+        "expected one line about max-tx: {}",
+        run.describe()
+    );
+    ensure!(
+        lines[0].contains("whole number") && lines[0].contains("'lots'"),
+        "{}",
+        lines[0]
+    );
+    Outcome::Pass(String::new())
+}
+
+/// Limits set in the yaml reach the parser: a tiny max-msg-length skips messages with an event.
+pub fn limits_apply(env: &Env) -> Outcome {
+    let p = env.pcap("mqtt311-basic.pcap");
+    let normal = env.run("limits-default", &p, &[]).records().len();
+    let run = env.run(
+        "limits-small",
+        &p,
+        &["--set", "app-layer.protocols.mqtt-ml.max-msg-length=16"],
+    );
+    ensure!(run.ok(), "{}", run.describe());
+    let recs = run.records();
+    let flagged = recs
+        .iter()
+        .filter(|r| {
+            r["mqtt_ml"]["events"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|x| x == "message_too_large"))
+        })
+        .count();
+    ensure!(
+        recs.len() < normal,
+        "{} records with a 16-byte limit, {normal} without",
+        recs.len()
+    );
+    ensure!(flagged > 0, "no message_too_large events");
+    Outcome::Pass(format!(
+        "{} of {normal} messages kept, {flagged} flagged",
+        recs.len()
+    ))
+}
+
+/// Failed CONNACKs count per flow and, across connections, per client address.
+pub fn failed_auth(env: &Env) -> Outcome {
+    let run = env.run("auth", &env.pcap("mqtt-auth-fail.pcap"), &[]);
+    ensure!(run.ok(), "{}", run.describe());
+    let connacks: Vec<Value> = run
+        .records()
+        .into_iter()
+        .filter(|r| r["mqtt_ml"]["msgtype"] == 2)
+        .map(|r| r["mqtt_ml"].clone())
+        .collect();
+    let failures = connacks.iter().filter(|m| m["conack_val"] != 0).count();
+    ensure!(failures >= 2, "expected failed CONNACKs, got {failures}");
+    for m in &connacks {
+        let want = u64::from(m["conack_val"] != 0);
+        ensure!(
+            m["flow"]["failed_auth"] == want,
+            "per-flow failed_auth: {m}"
+        );
+    }
+    let max_src = connacks
+        .iter()
+        .filter_map(|m| m["src"]["failed_auth"].as_u64())
+        .max()
+        .unwrap_or(0);
+    ensure!(
+        max_src as usize == failures,
+        "per-source failed_auth {max_src}, failures {failures}"
+    );
+    Outcome::Pass(format!("{failures} failed CONNACKs counted per source"))
+}
