@@ -148,21 +148,26 @@ fn publish_topic_fits(body: &[u8], rem: u32, qos: u8) -> bool {
 /// [`parse_message`] return `BadHeader` is never plausible, so after `BadHeader` at offset 0
 /// the answer is always > 0.
 ///
-/// A header whose framing closes exactly (at the end of input or at another plausible header)
-/// is preferred to an earlier one whose message would run beyond the input: in garbage, a byte
-/// pair that looks like a header with a long length is far more common than an exact fit.
+/// Which candidate wins: the data after a gap or at a midstream pickup starts on a TCP segment
+/// boundary, where senders start messages, so a plausible header at offset 0 is taken. Otherwise
+/// a header whose framing closes exactly (at the end of input or at another plausible header) is
+/// preferred to an earlier one whose message would run beyond the input: in garbage, a byte pair
+/// that looks like a header with a long length is far more common than an exact fit.
 ///
-/// Linear: two passes, each offset costing at most two constant-size header checks.
+/// Linear: at most three passes, each offset costing at most two constant-size header checks.
 pub fn resync(input: &[u8]) -> Option<usize> {
-    let exact = (0..input.len()).find(|&at| match plausible_at(input, at) {
+    let chains = |at: usize, exact_only: bool| match plausible_at(input, at) {
         None => false,
         Some(end) if end == input.len() => true,
-        Some(end) if end > input.len() => false,
+        Some(end) if end > input.len() => !exact_only,
         Some(end) => plausible_at(input, end).is_some(),
-    });
-    exact.or_else(|| {
-        (0..input.len()).find(|&at| plausible_at(input, at).is_some_and(|end| end > input.len()))
-    })
+    };
+    if !input.is_empty() && chains(0, false) {
+        return Some(0);
+    }
+    (1..input.len())
+        .find(|&at| chains(at, true))
+        .or_else(|| (1..input.len()).find(|&at| chains(at, false)))
 }
 
 /// Does `input` start like an MQTT connection (a CONNECT)?

@@ -328,3 +328,23 @@ fn probe() {
         Probe::Mqtt(V3_1_1)
     );
 }
+
+/// The first slice of a large message picked up midstream: the real header at 0 runs past the
+/// input, while its payload happens to end in `c0 00` (a PINGREQ that fits exactly). The segment
+/// boundary wins.
+#[test]
+fn resync_prefers_a_header_at_the_segment_start() {
+    let mut input = vec![0x30, 0xAC, 0x02, 0x00, 0x01, b't'];
+    input.extend(std::iter::repeat_n(b'x', 90));
+    input.extend([0xC0, 0x00]);
+    assert_eq!(resync(&input), Some(0));
+}
+
+/// Garbage before a message after a gap: a false header with a long length at offset 1 loses to
+/// the message that frames exactly.
+#[test]
+fn resync_prefers_exact_framing_over_a_header_running_past_the_end() {
+    let mut input = vec![0x61, 0x62, 0xFF];
+    input.extend([0x30, 0x06, 0x00, 0x01, b't', 0x00, b'h', b'i']);
+    assert_eq!(resync(&input), Some(3));
+}
