@@ -1,0 +1,687 @@
+//! A pure-Rust forward pass for dense float32 TFLite graphs.
+//!
+//! [`Plan::build`] turns the model's first subgraph into a list of steps once, at load time:
+//! constant weights are decoded to `f32` (regrouped in blocks of outputs for the matrix-vector
+//! products), every activation tensor gets a slot of known size, and anything this backend cannot
+//! run exactly is rejected with the operator's name. [`NativeScorer`] then runs the steps in the graph's order over
+//! its own slots, allocated once, so scoring a message allocates nothing.
+//!
+//! Operators: FULLY_CONNECTED (weights `[out, in]`, optional bias, fused activation), LOGISTIC,
+//! RELU, RELU6, RELU_N1_TO_1, TANH, ADD / SUB / MUL (elementwise, with a constant or a same-size
+//! operand, fused activation; what a BatchNormalization that was not folded leaves behind) and
+//! RESHAPE. A Keras Dense/BatchNorm/Dropout autoencoder exports as FULLY_CONNECTED (+ fused RELU)
+//! and LOGISTIC only: Dropout vanishes and BatchNorm folds into the preceding layer's weights.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::tflite_file::{op, options, tensor_type, Model, Operator};
+use super::{ErrorKind, ModelError, Scorer};
+
+/// Why a graph cannot be run natively (the caller adds the file name).
+#[derive(Debug, Clone)]
+pub struct PlanError(String);
+
+impl PlanError {
+    pub fn at(&self, path: &Path) -> ModelError {
+        ModelError::new(
+            ErrorKind::Unsupported,
+            format!("model file {}: {}", path.display(), self.0),
+            format!(
+                "use {} tflite, or export a dense float32 model (FULLY_CONNECTED, LOGISTIC, RELU, \
+                 RELU6, TANH, ADD, SUB, MUL, RESHAPE)",
+                super::CONF_BACKEND
+            ),
+        )
+    }
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Activation {
+    None,
+    Relu,
+    ReluN1To1,
+    Relu6,
+    Tanh,
+    Logistic,
+}
+
+impl Activation {
+    /// TFLite's `ActivationFunctionType` (fused into FULLY_CONNECTED, ADD, ...).
+    fn fused(code: i8) -> Option<Self> {
+        Some(match code {
+            0 => Activation::None,
+            1 => Activation::Relu,
+            2 => Activation::ReluN1To1,
+            3 => Activation::Relu6,
+            4 => Activation::Tanh,
+            _ => return None, // SIGN_BIT and unknown values
+        })
+    }
+
+    #[inline]
+    fn apply(self, v: &mut [f32]) {
+        match self {
+            Activation::None => {}
+            Activation::Relu => v.iter_mut().for_each(|x| *x = x.max(0.0)),
+            Activation::ReluN1To1 => v.iter_mut().for_each(|x| *x = x.clamp(-1.0, 1.0)),
+            Activation::Relu6 => v.iter_mut().for_each(|x| *x = x.clamp(0.0, 6.0)),
+            Activation::Tanh => v.iter_mut().for_each(|x| *x = x.tanh()),
+            Activation::Logistic => v.iter_mut().for_each(|x| *x = logistic(*x)),
+        }
+    }
+}
+
+#[inline]
+fn logistic(x: f32) -> f32 {
+    1.0 / (1.0 + exp(-x))
+}
+
+/// `e^x` for f32, branch-free so that loops over it vectorize (std's `exp` is a libm call per
+/// element, which dominated the forward pass). Relative error is a few 1e-7, well inside the
+/// 1e-5 agreement the backends keep with Keras. Classic scheme: x = n ln2 + r with |r| <= ln2/2,
+/// e^r from a degree-6 polynomial, 2^n put straight into the exponent bits.
+#[inline]
+fn exp(x: f32) -> f32 {
+    // Beyond these, e^x is 0 or +inf in f32 anyway; the clamp keeps 2^n a normal number.
+    let x = x.clamp(-87.0, 88.0);
+    // Round x / ln2 to the nearest integer by adding 1.5 * 2^23: the sum's low mantissa bits
+    // then hold n (SSE2 has no vector round instruction; this needs only an add).
+    const SHIFT: f32 = 12_582_912.0;
+    let t = x * std::f32::consts::LOG2_E + SHIFT;
+    let n = t - SHIFT;
+    // r = x - n ln2, with ln2 split in two so the product is exact enough.
+    let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 0.5;
+    let e_r = p * r * r + r + 1.0;
+    // 2^n: n (in -126..=127 after the clamp) goes into the exponent field.
+    let n_bits = t.to_bits().wrapping_sub(SHIFT.to_bits()) as i32;
+    e_r * f32::from_bits((n_bits.wrapping_add(127) as u32) << 23)
+}
+
+/// Outputs computed together by FULLY_CONNECTED: 16 floats are four SSE registers, enough
+/// independent accumulators to hide the latency of the additions.
+const BLOCK: usize = 16;
+
+#[derive(Debug, Clone, Copy)]
+enum BinOp {
+    Add,
+    Sub,
+    Mul,
+}
+
+#[derive(Debug, Clone)]
+enum Operand {
+    Slot(usize),
+    Const(Vec<f32>),
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    /// y = act(W x + b). The weights are stored in blocks of [`BLOCK`] outputs: block `b` holds,
+    /// for each input `i` in turn, `W[b*BLOCK .. b*BLOCK+BLOCK][i]` (zero-padded past the last
+    /// output). A block's accumulators then stay in registers for the whole pass over the inputs
+    /// (a plain `y += x[i] * W^T[i]` keeps `y` in memory and stalls on reloading it), the inner
+    /// loop is a fixed-size vector multiply-add, and each output still sums bias + x0 w0 + x1 w1
+    /// + ... in input order, as a plain dot product would.
+    FullyConnected {
+        input: usize,
+        output: usize,
+        blocks: Vec<[f32; BLOCK]>,
+        bias: Vec<[f32; BLOCK]>,
+        act: Activation,
+    },
+    Unary {
+        input: usize,
+        output: usize,
+        act: Activation,
+    },
+    Binary {
+        a: Operand,
+        b: Operand,
+        output: usize,
+        op: BinOp,
+        act: Activation,
+    },
+    Copy {
+        input: usize,
+        output: usize,
+    },
+}
+
+/// The compiled graph: shared, read-only, by every scorer of one model.
+#[derive(Debug)]
+pub struct Plan {
+    width: usize,
+    input_slot: usize,
+    output_slot: usize,
+    slot_sizes: Vec<usize>,
+    steps: Vec<Step>,
+}
+
+/// Activation slots may hold at most this many values in total, or as many as the file has bytes
+/// if that is more. Weights bound most sizes already, but a chain of elementwise operators over a
+/// wide declared input has no weights; this keeps a crafted file from making each scorer allocate
+/// far more than the file's own size.
+const MIN_ARENA_CAP: usize = 1 << 16;
+
+fn fail<T>(msg: String) -> Result<T, PlanError> {
+    Err(PlanError(msg))
+}
+
+/// Decodes a constant float32 tensor's little-endian bytes.
+fn floats(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// Number of elements of a fully known shape (`None` if a dimension is unknown or it overflows).
+fn elements(shape: &[i32]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |n, &d| {
+        if d < 0 {
+            None
+        } else {
+            n.checked_mul(d as usize)
+        }
+    })
+}
+
+struct Builder<'m, 'a> {
+    model: &'m Model<'a>,
+    /// Tensor index -> slot, for activations computed so far.
+    slot_of: Vec<Option<usize>>,
+    slot_sizes: Vec<usize>,
+    arena_cap: usize,
+}
+
+impl<'m, 'a> Builder<'m, 'a> {
+    fn name(&self, t: usize) -> String {
+        let n = self.model.tensors[t].name;
+        if n.is_empty() {
+            format!("tensor {t}")
+        } else {
+            format!("tensor {t} ({n})")
+        }
+    }
+
+    fn is_const(&self, t: usize) -> bool {
+        !self.model.tensor_data(&self.model.tensors[t]).is_empty()
+    }
+
+    fn check_float(&self, t: usize, what: &str) -> Result<(), PlanError> {
+        let ty = self.model.tensors[t].ttype;
+        if ty != tensor_type::FLOAT32 {
+            return fail(format!(
+                "{what}: {} is {}, the native backend runs FLOAT32 only",
+                self.name(t),
+                tensor_type::name(ty)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Constant float32 data of tensor `t`, which must hold exactly its shape's element count.
+    fn constant(&self, t: usize, what: &str) -> Result<Vec<f32>, PlanError> {
+        self.check_float(t, what)?;
+        let tensor = &self.model.tensors[t];
+        let data = self.model.tensor_data(tensor);
+        match elements(&tensor.shape) {
+            Some(n) if n.checked_mul(4) == Some(data.len()) => Ok(floats(data)),
+            _ => fail(format!(
+                "{what}: {} has shape {:?} but {} bytes of data",
+                self.name(t),
+                tensor.shape,
+                data.len()
+            )),
+        }
+    }
+
+    /// The slot of an activation tensor already computed (or the graph input).
+    fn slot(&self, t: i32, what: &str) -> Result<usize, PlanError> {
+        if t < 0 {
+            return fail(format!("{what}: a required input is missing"));
+        }
+        let t = t as usize;
+        self.check_float(t, what)?;
+        match self.slot_of[t] {
+            Some(s) => Ok(s),
+            None if self.is_const(t) => fail(format!(
+                "{what}: {} is a constant where the native backend expects an activation",
+                self.name(t)
+            )),
+            None => fail(format!(
+                "{what}: {} is used before any operator computes it",
+                self.name(t)
+            )),
+        }
+    }
+
+    fn operand(&self, t: i32, what: &str) -> Result<Operand, PlanError> {
+        if t >= 0 && self.slot_of[t as usize].is_none() && self.is_const(t as usize) {
+            Ok(Operand::Const(self.constant(t as usize, what)?))
+        } else {
+            Ok(Operand::Slot(self.slot(t, what)?))
+        }
+    }
+
+    fn len(&self, o: &Operand) -> usize {
+        match o {
+            Operand::Slot(s) => self.slot_sizes[*s],
+            Operand::Const(v) => v.len(),
+        }
+    }
+
+    /// A new slot for the single output of an operator, holding `size` values. Each tensor is
+    /// written once, so no step ever reads the slot it writes.
+    fn output(&mut self, o: &Operator<'_>, size: usize, what: &str) -> Result<usize, PlanError> {
+        let [t] = o.outputs[..] else {
+            return fail(format!(
+                "{what}: has {} outputs, expected 1",
+                o.outputs.len()
+            ));
+        };
+        let t = t as usize; // validated non-negative and in range by the parser
+        self.check_float(t, what)?;
+        if self.slot_of[t].is_some() || self.is_const(t) {
+            return fail(format!("{what}: {} is written twice", self.name(t)));
+        }
+        if let Some(declared) = elements(&self.model.tensors[t].shape) {
+            if declared != size {
+                return fail(format!(
+                    "{what}: {} has shape {:?} but the operator produces {size} values",
+                    self.name(t),
+                    self.model.tensors[t].shape
+                ));
+            }
+        }
+        let total = self.slot_sizes.iter().sum::<usize>() + size;
+        if total > self.arena_cap {
+            return fail(format!(
+                "{what}: the activations would need {total} values, more than a model of this size \
+                 can justify"
+            ));
+        }
+        let s = self.slot_sizes.len();
+        self.slot_sizes.push(size);
+        self.slot_of[t] = Some(s);
+        Ok(s)
+    }
+
+    /// The fused activation from an operator's options table (`expected` union tag).
+    fn fused(&self, o: &Operator<'_>, expected: u8, what: &str) -> Result<Activation, PlanError> {
+        let code = match (o.options_type, o.options) {
+            (0, _) | (_, None) => 0,
+            (t, Some(table)) if t == expected => table
+                .i8(0, 0)
+                .or_else(|e| fail(format!("{what}: bad options ({e})")))?,
+            (t, _) => return fail(format!("{what}: unexpected options type {t}")),
+        };
+        Activation::fused(code).map_or_else(
+            || fail(format!("{what}: unsupported fused activation {code}")),
+            Ok,
+        )
+    }
+
+    fn fully_connected(&mut self, o: &Operator<'_>, what: &str) -> Result<Step, PlanError> {
+        let (x, w, b) = match o.inputs[..] {
+            [x, w] => (x, w, -1),
+            [x, w, b] => (x, w, b),
+            _ => return fail(format!("{what}: has {} inputs", o.inputs.len())),
+        };
+        if let (options::FULLY_CONNECTED, Some(t)) = (o.options_type, o.options) {
+            // weights_format: only DEFAULT (0); the shuffled int8 layout is for quantized models.
+            let format = t
+                .i8(1, 0)
+                .or_else(|e| fail(format!("{what}: bad options ({e})")))?;
+            if format != 0 {
+                return fail(format!("{what}: weights format {format} is not DEFAULT"));
+            }
+        }
+        let act = self.fused(o, options::FULLY_CONNECTED, what)?;
+        let input = self.slot(x, what)?;
+        if w < 0 || !self.is_const(w as usize) {
+            return fail(format!("{what}: weights are not a constant tensor"));
+        }
+        let shape = self.model.tensors[w as usize].shape.clone();
+        let [out_n, in_n] = shape[..] else {
+            return fail(format!("{what}: weights shape {shape:?} is not [out, in]"));
+        };
+        let (out_n, in_n) = (out_n.max(0) as usize, in_n.max(0) as usize);
+        let weights = self.constant(w as usize, what)?;
+        if in_n == 0 || out_n == 0 || self.slot_sizes[input] != in_n {
+            return fail(format!(
+                "{what}: input has {} values, weights expect {in_n} (batch size must be 1)",
+                self.slot_sizes[input]
+            ));
+        }
+        let bias = if b < 0 {
+            vec![0.0; out_n]
+        } else if self.is_const(b as usize) {
+            let bias = self.constant(b as usize, what)?;
+            if bias.len() != out_n {
+                return fail(format!(
+                    "{what}: bias has {} values, expected {out_n}",
+                    bias.len()
+                ));
+            }
+            bias
+        } else {
+            return fail(format!("{what}: bias is not a constant tensor"));
+        };
+        let n_blocks = out_n.div_ceil(BLOCK);
+        let mut blocks = vec![[0.0; BLOCK]; n_blocks * in_n];
+        let mut bias_blocks = vec![[0.0; BLOCK]; n_blocks];
+        for (r, row) in weights.chunks_exact(in_n).enumerate() {
+            let (b, k) = (r / BLOCK, r % BLOCK);
+            for (i, &v) in row.iter().enumerate() {
+                blocks[b * in_n + i][k] = v;
+            }
+            bias_blocks[b][k] = bias[r];
+        }
+        let output = self.output(o, out_n, what)?;
+        Ok(Step::FullyConnected {
+            input,
+            output,
+            blocks,
+            bias: bias_blocks,
+            act,
+        })
+    }
+
+    fn unary(&mut self, o: &Operator<'_>, act: Activation, what: &str) -> Result<Step, PlanError> {
+        let Some(&x) = o.inputs.first() else {
+            return fail(format!("{what}: has no input"));
+        };
+        let input = self.slot(x, what)?;
+        let output = self.output(o, self.slot_sizes[input], what)?;
+        Ok(Step::Unary { input, output, act })
+    }
+
+    fn binary(&mut self, o: &Operator<'_>, bop: BinOp, what: &str) -> Result<Step, PlanError> {
+        let [x, y] = o.inputs[..] else {
+            return fail(format!("{what}: has {} inputs, expected 2", o.inputs.len()));
+        };
+        let tag = match bop {
+            BinOp::Add => options::ADD,
+            BinOp::Sub => options::SUB,
+            BinOp::Mul => options::MUL,
+        };
+        let act = self.fused(o, tag, what)?;
+        let a = self.operand(x, what)?;
+        let b = self.operand(y, what)?;
+        if matches!((&a, &b), (Operand::Const(_), Operand::Const(_))) {
+            return fail(format!("{what}: both operands are constants"));
+        }
+        let (la, lb) = (self.len(&a), self.len(&b));
+        // Same size, or a single value broadcast over the other: the shapes a folded-out
+        // BatchNorm or a scaling layer leave ([1, n] with [n] or [1]).
+        let n = match (la, lb) {
+            _ if la == lb => la,
+            (1, n) | (n, 1) => n,
+            _ => return fail(format!("{what}: cannot broadcast {la} values with {lb}")),
+        };
+        let output = self.output(o, n, what)?;
+        Ok(Step::Binary {
+            a,
+            b,
+            output,
+            op: bop,
+            act,
+        })
+    }
+}
+
+impl Plan {
+    /// `file_len` is the model file's size, which bounds the activation memory (see
+    /// `MIN_ARENA_CAP`).
+    pub fn build(model: &Model<'_>, file_len: usize) -> Result<Plan, PlanError> {
+        let mut b = Builder {
+            model,
+            slot_of: vec![None; model.tensors.len()],
+            slot_sizes: Vec::new(),
+            arena_cap: file_len.max(MIN_ARENA_CAP),
+        };
+        let ([input], [output]) = (&model.inputs[..], &model.outputs[..]) else {
+            return fail("the graph needs exactly one input and one output".to_string());
+        };
+        let input_t = *input as usize;
+        b.check_float(input_t, "graph input")?;
+        let width = match model.tensors[input_t].shape[..] {
+            [1, w] | [w] if w > 0 && w as usize <= super::MAX_WIDTH => w as usize,
+            _ => return fail("graph input is not [1, W]".to_string()),
+        };
+        b.slot_sizes.push(width);
+        b.slot_of[input_t] = Some(0);
+
+        let mut steps = Vec::with_capacity(model.operators.len());
+        for (i, o) in model.operators.iter().enumerate() {
+            let code = model.builtin_code(o);
+            let what = format!("operator {i} ({})", op::name(code));
+            let step = match code {
+                op::FULLY_CONNECTED => b.fully_connected(o, &what)?,
+                op::LOGISTIC => b.unary(o, Activation::Logistic, &what)?,
+                op::RELU => b.unary(o, Activation::Relu, &what)?,
+                op::RELU6 => b.unary(o, Activation::Relu6, &what)?,
+                op::RELU_N1_TO_1 => b.unary(o, Activation::ReluN1To1, &what)?,
+                op::TANH => b.unary(o, Activation::Tanh, &what)?,
+                op::ADD => b.binary(o, BinOp::Add, &what)?,
+                op::SUB => b.binary(o, BinOp::Sub, &what)?,
+                op::MUL => b.binary(o, BinOp::Mul, &what)?,
+                op::RESHAPE => {
+                    let Some(&x) = o.inputs.first() else {
+                        return fail(format!("{what}: has no input"));
+                    };
+                    let input = b.slot(x, &what)?;
+                    let output = b.output(o, b.slot_sizes[input], &what)?;
+                    Step::Copy { input, output }
+                }
+                _ => return fail(format!("{what} is not supported by the native backend")),
+            };
+            steps.push(step);
+        }
+
+        let output_t = *output as usize;
+        let Some(output_slot) = b.slot_of[output_t] else {
+            return fail("no operator computes the graph output".to_string());
+        };
+        if b.slot_sizes[output_slot] != width {
+            return fail(format!(
+                "the graph output has {} values, its input {width}",
+                b.slot_sizes[output_slot]
+            ));
+        }
+        Ok(Plan {
+            width,
+            input_slot: 0,
+            output_slot,
+            slot_sizes: b.slot_sizes,
+            steps,
+        })
+    }
+
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Runs the steps. `slots` comes from [`Plan::new_slots`]; slot indices and sizes were fixed
+    /// at build time, so the indexing below cannot go out of bounds.
+    fn run(&self, slots: &mut [Vec<f32>], features: &[f32], reconstruction: &mut [f32]) {
+        let input_slot = self.input_slot;
+        for step in &self.steps {
+            match step {
+                Step::FullyConnected {
+                    input,
+                    output,
+                    blocks,
+                    bias,
+                    act,
+                } => {
+                    // Take the output slot out so it can be written while the input is read
+                    // (they are different slots); no allocation, just a pointer swap.
+                    let mut y = std::mem::take(&mut slots[*output]);
+                    let x = read(slots, features, input_slot, *input);
+                    let n_in = x.len();
+                    for ((y_block, weights), b) in
+                        y.chunks_mut(BLOCK).zip(blocks.chunks_exact(n_in)).zip(bias)
+                    {
+                        let mut acc = *b;
+                        for (xi, w) in x.iter().zip(weights) {
+                            for k in 0..BLOCK {
+                                acc[k] += xi * w[k];
+                            }
+                        }
+                        // A whole block is a fixed-size store; only a layer's last, partial
+                        // block needs a variable-length copy.
+                        match <&mut [f32; BLOCK]>::try_from(&mut *y_block) {
+                            Ok(full) => *full = acc,
+                            Err(_) => y_block.copy_from_slice(&acc[..y_block.len()]),
+                        }
+                    }
+                    act.apply(&mut y);
+                    slots[*output] = y;
+                }
+                Step::Unary { input, output, act } => {
+                    let mut y = std::mem::take(&mut slots[*output]);
+                    y.copy_from_slice(read(slots, features, input_slot, *input));
+                    act.apply(&mut y);
+                    slots[*output] = y;
+                }
+                Step::Binary {
+                    a,
+                    b,
+                    output,
+                    op,
+                    act,
+                } => {
+                    let mut y = std::mem::take(&mut slots[*output]);
+                    let (p, q) = (
+                        operand(a, slots, features, input_slot),
+                        operand(b, slots, features, input_slot),
+                    );
+                    // Sizes were matched at build time: equal, or one side a single value.
+                    let at = |v: &[f32], i: usize| if v.len() == 1 { v[0] } else { v[i] };
+                    for (i, yo) in y.iter_mut().enumerate() {
+                        let (p, q) = (at(p, i), at(q, i));
+                        *yo = match op {
+                            BinOp::Add => p + q,
+                            BinOp::Sub => p - q,
+                            BinOp::Mul => p * q,
+                        };
+                    }
+                    act.apply(&mut y);
+                    slots[*output] = y;
+                }
+                Step::Copy { input, output } => {
+                    let mut y = std::mem::take(&mut slots[*output]);
+                    y.copy_from_slice(read(slots, features, input_slot, *input));
+                    slots[*output] = y;
+                }
+            }
+        }
+        reconstruction.copy_from_slice(read(slots, features, input_slot, self.output_slot));
+    }
+
+    fn new_slots(&self) -> Vec<Vec<f32>> {
+        self.slot_sizes.iter().map(|&n| vec![0.0; n]).collect()
+    }
+}
+
+/// Slot `s`, where the graph input's slot is the caller's feature vector itself.
+#[inline]
+fn read<'s>(slots: &'s [Vec<f32>], features: &'s [f32], input_slot: usize, s: usize) -> &'s [f32] {
+    if s == input_slot {
+        features
+    } else {
+        &slots[s]
+    }
+}
+
+#[inline]
+fn operand<'s>(
+    o: &'s Operand,
+    slots: &'s [Vec<f32>],
+    features: &'s [f32],
+    input_slot: usize,
+) -> &'s [f32] {
+    match o {
+        Operand::Slot(s) => read(slots, features, input_slot, *s),
+        Operand::Const(c) => c,
+    }
+}
+
+/// One worker's native scorer: the shared plan plus its own activation slots.
+pub struct NativeScorer {
+    plan: Arc<Plan>,
+    slots: Vec<Vec<f32>>,
+}
+
+impl NativeScorer {
+    pub fn new(plan: Arc<Plan>) -> Self {
+        let slots = plan.new_slots();
+        NativeScorer { plan, slots }
+    }
+}
+
+impl Scorer for NativeScorer {
+    fn width(&self) -> usize {
+        self.plan.width
+    }
+
+    fn reconstruct(&mut self, input: &[f32], output: &mut [f32]) -> Result<(), ModelError> {
+        check_lengths(self.plan.width, input, output)?;
+        self.plan.run(&mut self.slots, input, output);
+        Ok(())
+    }
+}
+
+/// Both vectors must have the model's width (shared by the two backends).
+pub(crate) fn check_lengths(width: usize, input: &[f32], output: &[f32]) -> Result<(), ModelError> {
+    if input.len() != width || output.len() != width {
+        return Err(ModelError::new(
+            ErrorKind::Width,
+            format!(
+                "reconstruct called with {} inputs and {} outputs for a model of width {width}",
+                input.len(),
+                output.len()
+            ),
+            "pass vectors of the model's width (Scorer::width)",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_exp_is_accurate() {
+        let mut worst = 0.0f64;
+        let mut x = -87.0f32;
+        while x <= 88.0 {
+            let want = (x as f64).exp();
+            let rel = ((exp(x) as f64 - want) / want).abs();
+            worst = worst.max(rel);
+            x += 0.001_7;
+        }
+        assert!(worst < 5e-7, "relative error {worst}");
+        assert_eq!(exp(0.0), 1.0);
+        assert_eq!(logistic(0.0), 0.5);
+        assert!(logistic(-1000.0) >= 0.0 && logistic(-1000.0) < 1e-37);
+        assert_eq!(logistic(1000.0), 1.0);
+        assert!(exp(f32::NAN).is_nan() || exp(f32::NAN) >= 0.0); // no panic on NaN
+    }
+}
