@@ -19,7 +19,7 @@ SUDO=""
 APT_PACKAGES=(
   build-essential pkg-config curl ca-certificates xz-utils
   libpcap-dev libyaml-dev libjansson-dev libpcre2-dev libcap-ng-dev libmagic-dev liblz4-dev zlib1g-dev
-  tshark mosquitto mosquitto-clients tcpdump python3
+  tshark mosquitto mosquitto-clients tcpdump python3 python3-venv
 )
 
 apt_install_missing() {
@@ -79,8 +79,11 @@ build_suricata() {
 
 main() {
   apt_install_missing "${APT_PACKAGES[@]}"
+  # npm fetches the TensorFlow Lite C library (setup-tflite.sh); use the machine's own if present.
+  command -v npm >/dev/null 2>&1 || apt_install_missing npm
   build_suricata
   log "suricata: $("$SURICATA_PREFIX/bin/suricata" -V 2>&1 | head -n1)"
+  log "tflite: $("$ROOT/scripts/setup-tflite.sh")"
   if [ "${MQTT_ML_SKIP_PLUGIN:-0}" != 1 ]; then
     "$ROOT/scripts/build-plugin.sh"
   fi

@@ -17,7 +17,7 @@ step "format"
 cargo fmt --all --check
 step "lints (pure layers, then with the Suricata glue)"
 cargo clippy --quiet --all-targets -- -D warnings
-cargo clippy --quiet --all-targets --features suricata -- -D warnings
+cargo clippy --quiet --all-targets --features suricata,e2e -- -D warnings
 step "unit tests"
 cargo test --quiet
 step "end-to-end tests (real Suricata ${SURICATA_VERSION}, tshark, captures)"

@@ -26,7 +26,25 @@ pub struct Config {
     pub packet_log_size: usize,
     /// Log `mqtt_ml` records in every eve-log that lists Suricata's built-in `mqtt` type.
     pub eve_follow_mqtt: bool,
+    /// Score every message with the model (off: parse and log only, said once at start-up).
+    pub scoring: bool,
+    /// The model (.tflite); its metadata is the .json beside it.
+    pub model: String,
+    /// Which runtime runs the model.
+    pub backend: String,
+    /// Path of libtensorflowlite_c.so, when not found by the usual search.
+    pub tflite_library: Option<String>,
+    /// Threshold override: `p95`, `p99`, `p999` or a number; None = the model's default.
+    pub threshold: Option<String>,
+    /// Log each message's feature vector in EVE (what training reads).
+    pub log_features: bool,
+    /// Bytes of each MQTT stream direction reassembled and parsed; 0 = all. Suricata's global
+    /// default (1 MiB) would stop parsing long-lived MQTT connections and floods after 1 MiB.
+    pub stream_depth: u32,
 }
+
+/// The model shipped in the source tree, used when `model` is not set.
+pub const DEFAULT_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/mqtt-ml.tflite");
 
 impl Default for Config {
     fn default() -> Self {
@@ -40,6 +58,13 @@ impl Default for Config {
             source_table_size: 65536,
             packet_log_size: 256,
             eve_follow_mqtt: true,
+            scoring: true,
+            model: DEFAULT_MODEL.to_owned(),
+            backend: "tflite".to_owned(),
+            tflite_library: None,
+            threshold: None,
+            log_features: false,
+            stream_depth: 0,
         }
     }
 }
@@ -75,6 +100,13 @@ pub const KEYS: &[&str] = &[
     "source-table-size",
     "packet-log-size",
     "eve-follow-mqtt",
+    "scoring",
+    "model",
+    "backend",
+    "tflite-library",
+    "threshold",
+    "log-features",
+    "stream-depth",
 ];
 
 impl Config {
@@ -126,6 +158,39 @@ impl Config {
             "eve-follow-mqtt" => {
                 self.eve_follow_mqtt =
                     parse_bool(v).ok_or_else(|| err("use yes or no (default yes)"))?
+            }
+            "scoring" => {
+                self.scoring = parse_bool(v).ok_or_else(|| err("use yes or no (default yes)"))?
+            }
+            "model" => {
+                if v.is_empty() {
+                    return Err(err("give the path of a .tflite model"));
+                }
+                self.model = v.to_owned()
+            }
+            "backend" => {
+                if !matches!(v, "tflite" | "native") {
+                    return Err(err("use tflite or native (default tflite)"));
+                }
+                self.backend = v.to_owned()
+            }
+            "tflite-library" => self.tflite_library = Some(v.to_owned()).filter(|s| !s.is_empty()),
+            "threshold" => {
+                let named = matches!(v, "p95" | "p99" | "p999");
+                let number = v.parse::<f32>().is_ok_and(|x| x.is_finite() && x >= 0.0);
+                if !named && !number {
+                    return Err(err("use p95, p99, p999 or a non-negative number"));
+                }
+                self.threshold = Some(v.to_owned())
+            }
+            "stream-depth" => {
+                self.stream_depth = parse_size(v)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| err("use a size up to 4gb, or 0 for no limit (default 0)"))?
+            }
+            "log-features" => {
+                self.log_features =
+                    parse_bool(v).ok_or_else(|| err("use yes or no (default no)"))?
             }
             _ => {}
         }
@@ -206,6 +271,14 @@ mod tests {
         assert!(Config::from_pairs([("max-msg-length", "99999999999999999999gb")]).is_err());
         assert!(Config::from_pairs([("log-passwords", "maybe")]).is_err());
         assert!(Config::from_pairs([("source-window", "-1")]).is_err());
+        assert!(Config::from_pairs([("backend", "gpu")]).is_err());
+        assert!(Config::from_pairs([("threshold", "high")]).is_err());
+        assert!(Config::from_pairs([("threshold", "-0.1")]).is_err());
+        let c = Config::from_pairs([("threshold", "p999"), ("backend", "native")]).unwrap();
+        assert_eq!(
+            (c.threshold.as_deref(), c.backend.as_str()),
+            (Some("p999"), "native")
+        );
     }
 
     #[test]

@@ -9,7 +9,10 @@
 pub mod config;
 pub mod eve;
 pub mod events;
+pub mod features;
 pub mod flow;
+pub mod model;
+pub mod scoring;
 pub mod wire;
 
 #[cfg(feature = "suricata")]

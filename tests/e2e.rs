@@ -7,6 +7,9 @@ mod support;
 
 use support::*;
 
+/// One end-to-end case: it runs against the discovered environment and says how it went.
+type Case = fn(&Env) -> Outcome;
+
 fn main() {
     let env = match Env::discover() {
         Ok(e) => e,
@@ -17,7 +20,7 @@ fn main() {
         }
     };
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let tests: &[(&str, fn(&Env) -> Outcome)] = &[
+    let tests: &[(&str, Case)] = &[
         (
             "stock_yaml_logs_every_message_of_every_capture",
             cases::stock_yaml_every_capture,
@@ -52,6 +55,34 @@ fn main() {
         (
             "failed_auth_counted_per_flow_and_source",
             cases::failed_auth,
+        ),
+        (
+            "score_rule_fires_where_predicted",
+            scoring_cases::score_rule_fires_where_predicted,
+        ),
+        (
+            "score_sticky_buffer_and_anomaly_keyword",
+            scoring_cases::sticky_buffer_and_anomaly,
+        ),
+        (
+            "score_keyword_arguments_checked",
+            scoring_cases::keyword_arguments_checked,
+        ),
+        (
+            "model_failures_are_one_clear_line",
+            scoring_cases::model_failures_are_one_clear_line,
+        ),
+        (
+            "stats_counters_count_scoring",
+            scoring_cases::stats_counters,
+        ),
+        (
+            "eve_schema_and_elastic_mapping",
+            eve_schema_cases::eve_schema_every_capture,
+        ),
+        (
+            "eve_schema_and_elastic_mapping_scored",
+            eve_schema_cases::eve_schema_scored,
         ),
     ];
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);

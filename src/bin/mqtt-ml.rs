@@ -1,4 +1,7 @@
-//! `mqtt-ml`: runs Suricata with the mqtt-ml plugin.
+//! `mqtt-ml`: runs Suricata with the mqtt-ml plugin, and answers questions about it.
+//!
+//! `mqtt-ml schema` prints the feature schema (names, order, transforms, version) as JSON: the
+//! training pipeline reads it from here so that the schema is defined in one place only.
 //!
 //! Suricata 8.0.7 has no `--plugin` flag: plugins are loaded from the yaml `plugins:` list. This
 //! wrapper accepts `--plugin PATH` (any number of times), turns each into
@@ -14,6 +17,7 @@ use std::process::{Command, ExitCode};
 
 const USAGE: &str = "\
 usage: mqtt-ml --plugin PATH [--plugin PATH ...] [SURICATA ARGUMENTS ...]
+       mqtt-ml schema       print the feature schema as JSON
 
 Runs Suricata 8 with the given plugin(s) loaded (8.0.7 has no --plugin flag of its own).
 Every other argument goes to suricata unchanged, e.g.:
@@ -24,6 +28,14 @@ Environment: SURICATA (path of the suricata binary), MQTT_ML_CACHE (setup's cach
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if args.first().is_some_and(|a| a == "schema") {
+        let schema = mqtt_ml::features::schema_json();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&schema).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
     if args.is_empty() || args.iter().any(|a| a == "--help" || a == "-h") && !has_plugin(&args) {
         println!("{USAGE}");
         return ExitCode::SUCCESS;

@@ -5,7 +5,7 @@
 mod record;
 mod sink;
 
-pub use record::{write_record, RecordOptions};
+pub use record::{write_record, Assessment, RecordOptions};
 pub use sink::{JsonSink, SinkError, ValueSink};
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Writes one message's `mqtt_ml` object. Field names follow Wireshark's MQTT dissector
 //! (`mqtt.conflag.cleansess` -> `conflag_cleansess`); docs/eve.md documents each one.
 use super::sink::{JsonSink, SinkResult};
+use crate::features::{RawVector, FEATURES};
 use crate::flow::MessageRecord;
+use crate::scoring::Scored;
 use crate::wire::{type_name, Body, Connect, Properties};
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -10,17 +12,62 @@ pub struct RecordOptions {
     pub log_passwords: bool,
 }
 
+/// What the model said about a message, and the vector it was given.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Assessment<'a> {
+    pub scored: Option<&'a Scored>,
+    /// Logged only when asked for (`log-features`).
+    pub features: Option<&'a RawVector>,
+}
+
 /// Writes the `mqtt_ml` object (opened and closed here) for one message.
-pub fn write_record(s: &mut dyn JsonSink, r: &MessageRecord, opt: RecordOptions) -> SinkResult {
+pub fn write_record(
+    s: &mut dyn JsonSink,
+    r: &MessageRecord,
+    a: Assessment<'_>,
+    opt: RecordOptions,
+) -> SinkResult {
     s.open_object("mqtt_ml")?;
+    if let Some(sc) = a.scored {
+        write_score(s, sc)?;
+    }
     write_fields(s, r, opt)?;
+    if let Some(f) = a.features {
+        s.open_array("features")?;
+        for v in f {
+            s.append_float(f64::from(*v))?;
+        }
+        s.close()?;
+    }
+    s.close()
+}
+
+/// The score first: it is what an analyst reads first.
+fn write_score(s: &mut dyn JsonSink, sc: &Scored) -> SinkResult {
+    s.set_float("score", f64::from(sc.score))?;
+    s.set_float("threshold", f64::from(sc.threshold))?;
+    s.set_bool("anomaly", sc.anomaly)?;
+    s.open_array("top_features")?;
+    for (i, err) in sc.top {
+        if let Some(f) = FEATURES.get(usize::from(i)).filter(|_| err >= 0.0) {
+            s.start_object()?;
+            s.set_str("name", f.name)?;
+            s.set_float("error", f64::from(err))?;
+            s.close()?;
+        }
+    }
     s.close()
 }
 
 fn write_fields(s: &mut dyn JsonSink, r: &MessageRecord, opt: RecordOptions) -> SinkResult {
     let h = &r.msg.header;
     s.set_uint("msgtype", u64::from(h.msg_type))?;
-    s.set_str("msgtype_name", type_name(h.msg_type))?;
+    // Type 15 is AUTH in MQTT 5 only; the parser says when it was reserved.
+    let name = match r.msg.body {
+        Body::Reserved => "reserved",
+        _ => type_name(h.msg_type),
+    };
+    s.set_str("msgtype_name", name)?;
     s.set_str("direction", r.ctx.direction.as_str())?;
     s.set_uint("msg_index", r.ctx.flow.msg_index)?;
     s.set_uint("hdrflags", u64::from(h.byte))?;

@@ -20,6 +20,7 @@ pub trait JsonSink {
     fn set_bool(&mut self, key: &str, val: bool) -> SinkResult;
     fn append_str(&mut self, val: &str) -> SinkResult;
     fn append_uint(&mut self, val: u64) -> SinkResult;
+    fn append_float(&mut self, val: f64) -> SinkResult;
 }
 
 /// Builds a `serde_json::Value`: for tests and for tools that want the record without Suricata.
@@ -102,6 +103,9 @@ impl JsonSink for ValueSink {
         self.put(None, Value::from(val))
     }
     fn append_uint(&mut self, val: u64) -> SinkResult {
+        self.put(None, Value::from(val))
+    }
+    fn append_float(&mut self, val: f64) -> SinkResult {
         self.put(None, Value::from(val))
     }
 }

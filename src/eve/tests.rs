@@ -1,7 +1,7 @@
 //! The record a message produces, read back as JSON.
 use serde_json::Value;
 
-use super::{write_record, RecordOptions, ValueSink};
+use super::{write_record, Assessment, RecordOptions, ValueSink};
 use crate::config::Config;
 use crate::flow::session::tests::{clock, CONNECT_V5, PUBLISH_V5};
 use crate::flow::{Direction, MessageRecord, Session, Shared};
@@ -21,7 +21,7 @@ fn records(dir: Direction, data: &[u8]) -> Vec<MessageRecord> {
 
 fn json(r: &MessageRecord, opt: RecordOptions) -> Value {
     let mut sink = ValueSink::new();
-    write_record(&mut sink, r, opt).expect("record writes");
+    write_record(&mut sink, r, Assessment::default(), opt).expect("record writes");
     sink.finish()["mqtt_ml"].clone()
 }
 
@@ -88,4 +88,33 @@ fn malformed_message_lists_its_events() {
         .filter_map(Value::as_str)
         .collect();
     assert!(events.contains(&"invalid_qos"), "{events:?}");
+}
+
+#[test]
+fn score_fields_and_feature_vector() {
+    use crate::features::{extract, WIDTH};
+    use crate::scoring::Scored;
+    let recs = records(Direction::ToServer, CONNECT_V5);
+    let scored = Scored {
+        score: 0.25,
+        threshold: 0.01,
+        anomaly: true,
+        top: [(9, 0.5), (0, 0.25), (3, -1.0)],
+    };
+    let features = extract(&recs[0]);
+    let mut sink = ValueSink::new();
+    let a = Assessment {
+        scored: Some(&scored),
+        features: Some(&features),
+    };
+    write_record(&mut sink, &recs[0], a, RecordOptions::default()).unwrap();
+    let m = sink.finish()["mqtt_ml"].clone();
+    assert_eq!(m["score"], 0.25);
+    assert_eq!(m["anomaly"], true);
+    assert_eq!(m["threshold"].as_f64().unwrap() as f32, 0.01);
+    let top = m["top_features"].as_array().unwrap();
+    assert_eq!(top.len(), 2, "unused slots are not logged");
+    assert_eq!(top[0]["name"], "kalive");
+    assert_eq!(top[1]["name"], "tcp_flags");
+    assert_eq!(m["features"].as_array().unwrap().len(), WIDTH);
 }

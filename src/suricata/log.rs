@@ -87,6 +87,9 @@ impl JsonSink for Builder {
     fn append_uint(&mut self, v: u64) -> Result<(), SinkError> {
         check(unsafe { SCJbAppendUint(self.0, v) })
     }
+    fn append_float(&mut self, v: f64) -> Result<(), SinkError> {
+        check(unsafe { SCJbAppendFloat(self.0, v) })
+    }
 }
 
 /// EVE logger for one transaction: called for `mqtt_ml` records and for alert metadata.
@@ -99,5 +102,9 @@ pub unsafe extern "C" fn log_tx(tx: *const c_void, jb: *mut c_void) -> bool {
     let opt = eve::RecordOptions {
         log_passwords: super::plugin::config().log_passwords,
     };
-    eve::write_record(&mut b, &tx.record, opt).is_ok()
+    let a = eve::Assessment {
+        scored: tx.scored.as_ref(),
+        features: tx.features.as_deref(),
+    };
+    eve::write_record(&mut b, &tx.record, a, opt).is_ok()
 }

@@ -3,8 +3,10 @@
 //! (`wire`, `flow`, `eve`); no protocol logic lives here.
 
 mod conf;
+mod detect;
 mod ffi;
 mod log;
 mod packets;
 mod parser;
 mod plugin;
+mod scoring;

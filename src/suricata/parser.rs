@@ -6,16 +6,18 @@ use std::sync::OnceLock;
 
 use suricata_sys::sys::{
     SCAppLayerParserConfParserEnabled, SCAppLayerParserRegisterLogger,
-    SCAppLayerParserStateIssetFlag, SCAppLayerProtoDetectConfProtoDetectionEnabled,
-    SCAppLayerProtoDetectPMRegisterPatternCSwPP,
+    SCAppLayerParserSetStreamDepth, SCAppLayerParserStateIssetFlag,
+    SCAppLayerProtoDetectConfProtoDetectionEnabled, SCAppLayerProtoDetectPMRegisterPatternCSwPP,
 };
 
 use super::ffi::*;
 use super::log::{sclog, LOG_ERROR};
 use super::packets::{flow_origin, FlowClock};
-use super::plugin;
+use super::{plugin, scoring};
 use crate::events::Event;
+use crate::features::RawVector;
 use crate::flow::{only_direction, Direction, MessageRecord, Session, Shared, StreamProgress};
+use crate::scoring::Scored;
 use crate::wire::{self, Probe};
 
 /// The protocol's name: EVE, rules (`app-layer-event:mqtt-ml.*`) and yaml
@@ -26,6 +28,11 @@ pub struct MqttTx {
     tx_data: AppLayerTxData,
     id: u64,
     pub record: MessageRecord,
+    pub scored: Option<Scored>,
+    /// The feature vector, kept only when EVE logs it.
+    pub features: Option<Box<RawVector>>,
+    /// The score as text, for the `mqtt_ml.score` sticky buffer; made on first use.
+    pub score_text: std::cell::OnceCell<String>,
 }
 
 #[derive(Default)]
@@ -41,10 +48,14 @@ impl MqttState {
     fn push(&mut self, record: MessageRecord) {
         let cfg = plugin::config();
         let to_server = record.ctx.direction == Direction::ToServer;
+        let (scored, features) = scoring::assess(&record, cfg.log_features);
         let mut tx = MqttTx {
             tx_data: AppLayerTxData::for_direction(to_server),
             id: self.next_id,
             record,
+            scored,
+            features,
+            score_text: std::cell::OnceCell::new(),
         };
         self.next_id += 1;
         if self.txs.len() >= cfg.max_tx {
@@ -348,6 +359,8 @@ pub unsafe extern "C" fn register() {
     AppLayerRegisterParserAlias(PROTO_NAME.as_ptr(), c"mqtt".as_ptr());
     if SCAppLayerParserConfParserEnabled(tcp, PROTO_NAME.as_ptr()) != 0 {
         AppLayerRegisterParser(parser, alproto);
+        // MQTT connections live for days: parse all of them unless configured otherwise.
+        SCAppLayerParserSetStreamDepth(IPPROTO_TCP, alproto, plugin::config().stream_depth);
         SCAppLayerParserRegisterLogger(IPPROTO_TCP, alproto);
     }
 }

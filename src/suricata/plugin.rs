@@ -10,7 +10,7 @@ use suricata_sys::sys::{
 
 use super::ffi::{self, AppProto};
 use super::log::{sclog, LOG_CONFIG, LOG_ERROR, LOG_NOTICE};
-use super::{conf, log, parser};
+use super::{conf, detect, log, parser, scoring};
 use crate::config::Config;
 use crate::flow::SharedSourceTable;
 
@@ -67,6 +67,21 @@ extern "C" fn init() {
     };
     let follow_mqtt = cfg.eve_follow_mqtt;
     let _ = CONFIG.set(cfg);
+    if let Some(cfg) = CONFIG.get() {
+        if cfg.scoring {
+            if let Err(e) = scoring::load(cfg) {
+                fail(&e);
+            }
+        } else {
+            sclog(
+                LOG_NOTICE,
+                "scoring is off (scoring: no): messages are parsed and logged, not scored",
+            );
+        }
+    }
+    if !scoring::register_counters() {
+        fail("could not register the thread callback for the mqtt_ml stats counters");
+    }
     if follow_mqtt {
         let n = conf::follow_builtin_mqtt_eve_type();
         if n > 0 {
@@ -90,7 +105,7 @@ extern "C" fn init() {
     let plugin = SCAppLayerPlugin {
         name: parser::PROTO_NAME.as_ptr(),
         Register: Some(parser::register),
-        KeywordsRegister: None,
+        KeywordsRegister: Some(detect::register),
         logname: c"JsonMqttMlLog".as_ptr(),
         confname: c"eve-log.mqtt-ml".as_ptr(),
         dir: SCOutputJsonLogDirection::LOG_DIR_FLOW as u8,

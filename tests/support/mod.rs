@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod cases;
+pub mod eve_schema_cases;
+pub mod scoring_cases;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -18,7 +20,8 @@ pub enum Outcome {
 #[macro_export]
 macro_rules! ensure {
     ($cond:expr, $($fmt:tt)+) => {
-        if !$cond {
+        let holds: bool = $cond;
+        if !holds {
             return Outcome::Fail(format!($($fmt)+));
         }
     };

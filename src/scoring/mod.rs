@@ -1,0 +1,9 @@
+//! From a message's feature vector to its anomaly score: the model's metadata (schema check,
+//! scaling, thresholds) and the scoring step (scale, reconstruct, mean squared error, the features
+//! that contributed most).
+
+mod metadata;
+mod score;
+
+pub use metadata::{metadata_path, ModelMetadata, Thresholds};
+pub use score::{score, Scored, TOP};

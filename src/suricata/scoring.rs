@@ -1,0 +1,161 @@
+//! The model inside Suricata: loaded once at start-up, one scorer (interpreter) per worker thread,
+//! and the stats counters (`mqtt_ml.scored`, `.anomalies`, `.inference_errors`, `.scoring_ns`).
+use std::cell::RefCell;
+use std::os::raw::{c_char, c_void};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use super::log::{sclog, LOG_ERROR};
+use crate::config::Config;
+use crate::features::{extract, RawVector, SCHEMA_VERSION, WIDTH};
+use crate::flow::MessageRecord;
+use crate::model::{Backend, LoadedModel, Scorer};
+use crate::scoring::{score, ModelMetadata, Scored};
+
+pub struct Engine {
+    model: LoadedModel,
+    pub meta: ModelMetadata,
+    /// The threshold in force (configured, else the model's default).
+    pub threshold: f32,
+}
+
+static ENGINE: OnceLock<Engine> = OnceLock::new();
+
+pub fn engine() -> Option<&'static Engine> {
+    ENGINE.get()
+}
+
+/// Loads the configured model and checks that a scorer can be made from it. Errors are the one
+/// line Suricata prints before it stops.
+pub fn load(cfg: &Config) -> Result<(), String> {
+    let path = Path::new(&cfg.model);
+    if !path.is_file() {
+        return Err(format!(
+            "model {} not found: run scripts/setup.sh (it ships models/), set \
+             app-layer.protocols.mqtt-ml.model to a .tflite file, or set scoring: no",
+            path.display()
+        ));
+    }
+    let meta = ModelMetadata::load(path)?;
+    let backend: Backend = cfg
+        .backend
+        .parse()
+        .map_err(|e: crate::model::ModelError| e.to_string())?;
+    let model = LoadedModel::load(path, backend, cfg.tflite_library.as_deref().map(Path::new))
+        .map_err(|e| e.to_string())?;
+    model
+        .check_width(WIDTH, &format!("v{SCHEMA_VERSION}"))
+        .map_err(|e| e.to_string())?;
+    // Fail at start-up, not at the first message, if no interpreter can be built.
+    model.new_scorer().map_err(|e| e.to_string())?;
+    let threshold = match &cfg.threshold {
+        Some(spec) => meta.thresholds.resolve(spec).ok_or_else(|| {
+            format!("threshold '{spec}': use p95, p99, p999 or a non-negative number")
+        })?,
+        None => meta.thresholds.default_value(),
+    };
+    let _ = ENGINE.set(Engine {
+        model,
+        meta,
+        threshold,
+    });
+    Ok(())
+}
+
+thread_local! {
+    /// This worker thread's scorer; None until first use, or after it could not be built.
+    static SCORER: RefCell<Option<Box<dyn Scorer>>> = const { RefCell::new(None) };
+}
+
+static SCORED: AtomicU64 = AtomicU64::new(0);
+static ANOMALIES: AtomicU64 = AtomicU64::new(0);
+static ERRORS: AtomicU64 = AtomicU64::new(0);
+static NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// The score of a message (when scoring is on), and its feature vector when EVE should show it
+/// (`log-features`, which also works with scoring off: that is how training data is made).
+pub fn assess(
+    record: &MessageRecord,
+    log_features: bool,
+) -> (Option<Scored>, Option<Box<RawVector>>) {
+    let Some(engine) = engine() else {
+        return (None, log_features.then(|| Box::new(extract(record))));
+    };
+    let started = Instant::now();
+    let raw = extract(record);
+    let result = SCORER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(engine.model.new_scorer().map_err(|e| e.to_string())?);
+        }
+        let scorer = slot.as_mut().ok_or("no scorer")?;
+        score(
+            scorer.as_mut(),
+            &engine.meta.scaling,
+            engine.threshold,
+            &raw,
+        )
+        .map_err(|e| e.to_string())
+    });
+    NANOS.fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
+    let scored = match result {
+        Ok(s) => {
+            SCORED.fetch_add(1, Relaxed);
+            if s.anomaly {
+                ANOMALIES.fetch_add(1, Relaxed);
+            }
+            Some(s)
+        }
+        Err(e) => {
+            // Logged once per process; the counter tells how often.
+            if ERRORS.fetch_add(1, Relaxed) == 0 {
+                sclog(LOG_ERROR, &format!("scoring failed: {e}"));
+            }
+            None
+        }
+    };
+    (scored, log_features.then(|| Box::new(raw)))
+}
+
+extern "C" fn scored() -> u64 {
+    SCORED.load(Relaxed)
+}
+extern "C" fn anomalies() -> u64 {
+    ANOMALIES.load(Relaxed)
+}
+extern "C" fn errors() -> u64 {
+    ERRORS.load(Relaxed)
+}
+extern "C" fn scoring_ns() -> u64 {
+    NANOS.load(Relaxed)
+}
+
+extern "C" {
+    fn StatsRegisterGlobalCounter(name: *const c_char, f: extern "C" fn() -> u64) -> u16;
+    fn SCThreadRegisterInitCallback(
+        f: extern "C" fn(*mut c_void, *mut c_void),
+        user: *mut c_void,
+    ) -> bool;
+}
+
+/// Global counters can only be registered once Suricata's stats are set up, which happens after
+/// plugin init; the first thread's init callback is the earliest safe moment.
+extern "C" fn on_thread_init(_tv: *mut c_void, _user: *mut c_void) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: names are static C strings; the functions live as long as the process.
+        unsafe {
+            StatsRegisterGlobalCounter(c"mqtt_ml.scored".as_ptr(), scored);
+            StatsRegisterGlobalCounter(c"mqtt_ml.anomalies".as_ptr(), anomalies);
+            StatsRegisterGlobalCounter(c"mqtt_ml.inference_errors".as_ptr(), errors);
+            StatsRegisterGlobalCounter(c"mqtt_ml.scoring_ns".as_ptr(), scoring_ns);
+        }
+    });
+}
+
+pub fn register_counters() -> bool {
+    // SAFETY: called from plugin init, before threads exist; the callback is a plain function.
+    unsafe { SCThreadRegisterInitCallback(on_thread_init, std::ptr::null_mut()) }
+}
