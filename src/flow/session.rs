@@ -104,9 +104,6 @@ impl Session {
                 Step::Item(StreamItem::Event(e)) => {
                     self.pending[dir.index()].insert(Event::Stream(e))
                 }
-                Step::Item(StreamItem::BadHeader(m)) => {
-                    self.pending[dir.index()].insert(Event::Malformed(m))
-                }
                 Step::Item(StreamItem::Message { msg, end, .. }) => {
                     if kept < cfg.max_msgs_per_segment {
                         kept += 1;
@@ -228,6 +225,7 @@ fn wrong_direction(t: u8, dir: Direction) -> bool {
 pub(crate) mod tests {
     use super::*;
     use crate::flow::PacketLog;
+    use crate::wire::Malformation;
 
     /// A clock over a packet log filled by the test, as the packet callback fills it.
     pub struct TestClock {
@@ -435,7 +433,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn oversized_message_is_skipped_across_slices() {
+    fn oversized_message_is_recorded_and_its_body_skipped_across_slices() {
         let cfg = Config {
             max_msg_len: 64,
             ..Config::default()
@@ -447,22 +445,43 @@ pub(crate) mod tests {
             sources: None,
         };
         let mut out = Vec::new();
-        // PUBLISH with remaining length 200: header only in the first slice.
-        let mut big = vec![0x30, 0xC8, 0x01, 0x00, 0x01, b't'];
+        // PUBLISH with remaining length 300: header and part of the body in the first slice.
+        let mut big = vec![0x30, 0xAC, 0x02, 0x00, 0x01, b't'];
         big.resize(100, b'x');
         let p = s.parse(Direction::ToServer, &big, 0, shared, &mut c, &mut |r| {
             out.push(r)
         });
         assert_eq!(p, StreamProgress::Done);
-        let mut rest = vec![b'x'; 103];
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].msg.header.remaining_len, 300);
+        assert!(matches!(out[0].msg.body, Body::Unparsed));
+        assert!(out[0]
+            .events
+            .contains(Event::Stream(StreamEvent::MessageTooLarge)));
+        let mut rest = vec![b'x'; 203];
         rest.extend_from_slice(PUBLISH_V5);
         s.parse(Direction::ToServer, &rest, 100, shared, &mut c, &mut |r| {
             out.push(r)
         });
-        assert_eq!(out.len(), 1, "{out:?}");
-        assert_eq!(out[0].msg.header.msg_type, 3);
-        assert!(out[0]
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[1].msg.header.msg_type, 3);
+        assert!(out[1].events.is_empty(), "{:?}", out[1].events);
+    }
+
+    #[test]
+    fn unframeable_header_is_recorded_then_resynced() {
+        let mut s = Session::new(false, None);
+        let mut c = clock();
+        run(&mut s, Direction::ToServer, CONNECT_V5, 0, &mut c);
+        // A 5-byte remaining length, then a good message.
+        let data = [&[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F][..], PUBLISH_V5].concat();
+        let (p, recs) = run(&mut s, Direction::ToServer, &data, 18, &mut c);
+        assert_eq!(p, StreamProgress::Done);
+        assert_eq!(recs.len(), 2, "{recs:?}");
+        assert!(recs[0]
             .events
-            .contains(Event::Stream(StreamEvent::MessageTooLarge)));
+            .contains(Event::Malformed(Malformation::BadRemainingLength)));
+        assert!(recs[0].events.any_malformation());
+        assert_eq!(recs[1].msg.header.msg_type, 3);
     }
 }

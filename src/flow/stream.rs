@@ -12,7 +12,7 @@ use crate::wire::{self, Limits, Malformation, Parsed, ProtocolVersion};
 pub enum StreamEvent {
     /// Bytes were skipped to find the next plausible fixed header (midstream, gap, garbage).
     Resync,
-    /// A message longer than the configured maximum was skipped.
+    /// A message longer than the configured maximum: its header is recorded, its body skipped.
     MessageTooLarge,
     /// A data gap (lost packets) in the stream.
     Gap,
@@ -32,8 +32,6 @@ pub enum StreamItem {
         end: u64,
     },
     Event(StreamEvent),
-    /// A header that cannot frame a message (the stream position is lost; resync follows).
-    BadHeader(Malformation),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,14 +128,29 @@ impl DirectionStream {
                 })
             }
             Parsed::Oversized { total_len } => {
-                self.skip = total_len as u64;
-                Step::Item(StreamItem::Event(StreamEvent::MessageTooLarge))
+                let msg = wire::header_only(rest, version, Malformation::MessageTooLarge);
+                let start = offset + *pos as u64;
+                let header_len = usize::from(msg.header.header_len).min(rest.len());
+                // The header is reported now; the body is skipped as it arrives.
+                self.skip = (total_len - header_len) as u64;
+                *pos += header_len;
+                Step::Item(StreamItem::Message {
+                    msg,
+                    start,
+                    end: start + header_len as u64 - 1,
+                })
             }
             Parsed::BadHeader(m) => {
                 self.resync = true;
+                let msg = wire::header_only(rest, version, m);
+                let start = offset + *pos as u64;
                 // Step past the bad byte so resync cannot land on it again.
                 *pos += 1;
-                Step::Item(StreamItem::BadHeader(m))
+                Step::Item(StreamItem::Message {
+                    msg,
+                    start,
+                    end: start,
+                })
             }
         }
     }

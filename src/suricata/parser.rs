@@ -109,9 +109,12 @@ unsafe extern "C" fn probe(
     match wire::probe_connect(data) {
         Probe::Mqtt(_) => plugin::alproto(),
         Probe::NeedMore => ALPROTO_UNKNOWN,
-        // On a configured MQTT port a flow may be picked up midstream, where any message can come
-        // first: accept data that starts with a plausible fixed header.
-        Probe::NotMqtt if wire::resync(data) == Some(0) => plugin::alproto(),
+        // This probe runs on the configured MQTT ports only. There, broken messages are what the
+        // plugin must see and flag (a CONNECT with a bad name or a 5-byte length is an attack,
+        // not another protocol), and a flow picked up midstream may start anywhere: anything
+        // starting with a defined message type is handed to the parser, which raises events and
+        // resynchronises as needed. Content detection on other ports stays strict.
+        Probe::NotMqtt if data[0] >> 4 != 0 => plugin::alproto(),
         Probe::NotMqtt => suricata_sys::sys::AppProtoEnum::ALPROTO_FAILED as AppProto,
     }
 }

@@ -10,6 +10,34 @@ use super::{
 };
 use super::{Limits, Parsed, Probe, ProtocolVersion};
 
+/// The message a header stands for when its body cannot be had: too large to keep
+/// ([`Parsed::Oversized`]) or not framed at all ([`Parsed::BadHeader`]). It carries what the first
+/// bytes say, the first-byte malformations and `m`; the body is [`Body::Unparsed`]. Recording it
+/// keeps such a message visible (EVE, rules, features) instead of leaving only a stream event.
+pub fn header_only(input: &[u8], version: ProtocolVersion, m: Malformation) -> Message {
+    let byte = input.first().copied().unwrap_or(0);
+    let header = match fh::read(input) {
+        HeaderRead::Ok { header, .. } => header,
+        HeaderRead::Incomplete | HeaderRead::TooLong => FixedHeader {
+            byte,
+            msg_type: byte >> 4,
+            dup: byte & 0b1000 != 0,
+            qos: (byte >> 1) & 3,
+            retain: byte & 1 != 0,
+            remaining_len: 0,
+            header_len: 1,
+        },
+    };
+    let mut malformations = first_byte_malformations(byte, version);
+    malformations.insert(m);
+    Message {
+        header,
+        body: Body::Unparsed,
+        malformations,
+        version,
+    }
+}
+
 /// Frame and decode the message at the start of `input`. `version` is the connection's
 /// version so far (a CONNECT always uses its own level instead).
 pub fn parse_message(input: &[u8], version: ProtocolVersion, limits: &Limits) -> Parsed {

@@ -38,7 +38,7 @@ pub use connack::Connack;
 pub use connect::Connect;
 pub use disconnect::Disconnect;
 pub use fixed_header::{type_name, FixedHeader};
-pub use framing::{parse_message, probe_connect, resync};
+pub use framing::{header_only, parse_message, probe_connect, resync};
 pub use malformation::{Malformation, Malformations};
 pub use message::{Body, Message};
 pub use properties::Properties;

@@ -87,6 +87,21 @@ mod tests {
         (parse(b, &mut c), c.mal)
     }
 
+    /// tests/reference/quirks.py names this test: Wireshark 4.0.17 shows a 3.1.1 options byte of
+    /// 0x44 as QoS 68; the QoS is its low two bits, the rest reserved (and flagged).
+    #[test]
+    fn tshark_quirk_qos_is_the_low_two_bits_of_the_options() {
+        let body = b"\x00\x03\x00\x06home/#\x44";
+        let (s, mal) = run(body, V3_1_1);
+        let t = &s.unwrap().topics[0];
+        assert_eq!(t.options, 0x44);
+        assert_eq!(t.qos(), 0);
+        assert!(
+            mal.contains(Malformation::InvalidSubscribeOptions),
+            "{mal:?}"
+        );
+    }
+
     #[test]
     fn mosquitto_v5_two_topics() {
         // 82 15 | 00 01 00 | 00 06 "topicX" 00 | 00 06 "topicY" 00
