@@ -185,3 +185,33 @@ mod rules_file {
         assert_eq!(names.len(), Event::all().count());
     }
 }
+
+#[cfg(test)]
+mod quirks_file {
+    /// Every quirk the Wireshark comparison may excuse names a test that exists, so an excuse
+    /// cannot outlive the evidence for it.
+    #[test]
+    fn every_quirk_names_an_existing_test() {
+        let quirks = include_str!("../tests/reference/quirks.py");
+        let sources: Vec<(&str, &str)> = vec![
+            ("wire::properties", include_str!("wire/properties.rs")),
+            ("wire::subscribe", include_str!("wire/subscribe.rs")),
+            ("flow::session", include_str!("flow/session.rs")),
+        ];
+        let mut named = 0;
+        for (module, src) in &sources {
+            for part in quirks.split(&format!("{module} tests::")).skip(1) {
+                let name: String = part
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                assert!(
+                    src.contains(&format!("fn {name}(")),
+                    "{module}::{name} missing"
+                );
+                named += 1;
+            }
+        }
+        assert_eq!(named, 4, "quirks.py names four tests");
+    }
+}

@@ -26,7 +26,7 @@ import sys
 sys.dont_write_bytecode = True   # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tshark_messages as tm  # noqa: E402
-from quirks import QUIRKS  # noqa: E402
+from quirks import ONE_SIDED_QUIRKS, QUIRKS  # noqa: E402
 
 TS_TOLERANCE = 1e-6
 # EVE keys that are not Wireshark fields: derived, flow/source context, or compared separately.
@@ -152,6 +152,11 @@ def same_message(t_sigs, e_sigs, i, j):
     return i + 1 < len(t_sigs) and j + 1 < len(e_sigs) and t_sigs[i + 1] == e_sigs[j + 1]
 
 
+def gave_up(t):
+    """A message Wireshark marked malformed without decoding even its type."""
+    return bool(t.get("ws_malformed")) and "msgtype" not in t
+
+
 def align_direction(t_list, e_list):
     """Pair two ordered message lists of one direction.
 
@@ -165,6 +170,16 @@ def align_direction(t_list, e_list):
     use_ts = bool(e_list) and all(eve_ts(r) is not None for r in e_list)
     t_sigs = [signature(m, m["frame_time"] if use_ts else None) for m in t_list]
     e_sigs = [signature(r["m"], eve_ts(r) if use_ts else None) for r in e_list]
+    # Where Wireshark gives up on a message ("Malformed Packet", no fields at all), the plugin's
+    # record of the same segment stands for it if the plugin flagged it malformed too.
+    given_up = {round(m["frame_time"] * 1e6) for m in t_list if gave_up(m)}
+    for k, m in enumerate(t_list):
+        if gave_up(m):
+            t_sigs[k] = ("wireshark-gave-up", round(m["frame_time"] * 1e6))
+    for k, r in enumerate(e_list):
+        ts = eve_ts(r)
+        if ts is not None and r["m"].get("malformed") is True and round(ts * 1e6) in given_up:
+            e_sigs[k] = ("wireshark-gave-up", round(ts * 1e6))
     pairs, t_only, e_only = [], [], []
     i = j = 0
     while i < len(t_list) and j < len(e_list):
@@ -257,6 +272,9 @@ def compare_pair(t, r):
             yield key, tf[key], ef[key], same_msg(tf[key], ef[key], r["m"].get("msg_truncated"))
         else:
             yield key, tf[key], ef[key], same(tf[key], ef[key])
+    if gave_up(t):
+        # Nothing of the message to compare but that both sides call it broken.
+        yield "malformed", True, r["m"].get("malformed"), r["m"].get("malformed") is True
     tcp = r["m"].get("tcp")
     if not isinstance(tcp, dict):
         return
@@ -273,6 +291,14 @@ def presence(t, r):
     """Field names only one side produced for this pair (reported, not counted as failures)."""
     tf, ef = set(tshark_fields(t)), set(eve_fields(r))
     return tf - ef, ef - tf
+
+
+def one_sided_quirk(side, fields):
+    """The name of the ONE_SIDED_QUIRKS entry excusing a message present on one side only."""
+    for name, q in ONE_SIDED_QUIRKS.items():
+        if q["side"] == side and q["match"](fields):
+            return name
+    return None
 
 
 def excused(field, t, tv, ev, use_quirks):
@@ -343,6 +369,9 @@ def evaluate(pairs, t_only, e_only, use_quirks, max_diffs):
                 diffs.append({"field": field, "tshark": tv, "eve": ev, "excused": exc,
                               "tshark_generated": field in t.get("ws_generated", ()),
                               "tshark_msg": describe_tshark(t), "eve_msg": describe_eve(r)})
+    # A one-sided message is excused only by a quirk whose test holds for that very record.
+    e_excused = [r for r in e_only if use_quirks and one_sided_quirk("eve-only", r["m"])]
+    e_only = [r for r in e_only if not (use_quirks and one_sided_quirk("eve-only", r["m"]))]
     one_sided = [{"side": "tshark-only", "msg": describe_tshark(t)} for t in t_only] + \
                 [{"side": "eve-only", "msg": describe_eve(r)} for r in e_only]
     compared = sum(s["compared"] for s in per_field.values())
@@ -350,8 +379,10 @@ def evaluate(pairs, t_only, e_only, use_quirks, max_diffs):
     n_excused = sum(s["excused"] for s in per_field.values())
     checks = compared + len(one_sided)
     return {
-        "messages_tshark": len(pairs) + len(t_only), "messages_eve": len(pairs) + len(e_only),
+        "messages_tshark": len(pairs) + len(t_only),
+        "messages_eve": len(pairs) + len(e_only) + len(e_excused),
         "aligned": len(pairs), "tshark_only": len(t_only), "eve_only": len(e_only),
+        "eve_only_excused": len(e_excused),
         "fields_compared": compared, "fields_agreeing": agreeing, "fields_excused": n_excused,
         "disagreements": n_diffs, "agreement": (agreeing / checks) if checks else 1.0,
         "ok": n_diffs == n_excused and not one_sided,

@@ -23,26 +23,73 @@ Example shape (not an active entry):
 
 
 
-def _varint_read_as_u16(tshark_value, eve_value):
-    """True when tshark's number is the first two bytes of EVE's variable byte integer read as a
-    big-endian u16: the exact misreading, and nothing else."""
+def _varint_bytes(value):
+    out = []
+    while True:
+        b, value = value & 0x7F, value >> 7
+        out.append(b | 0x80 if value else b)
+        if not value:
+            return bytes(out)
+
+
+def _varint_read_as_big_endian(tshark_value, eve_value):
+    """True when tshark's number is EVE's variable byte integer, encoded on 2 to 4 bytes, read as
+    a big-endian integer: the exact misreading, and nothing else."""
     if not isinstance(tshark_value, int) or not isinstance(eve_value, int):
         return False
-    if not 128 <= eve_value < 16384:
+    if not 128 <= eve_value < 1 << 28:
         return False
-    b0, b1 = (eve_value & 0x7F) | 0x80, eve_value >> 7
-    return tshark_value == (b0 << 8) | b1
+    return tshark_value == int.from_bytes(_varint_bytes(eve_value), "big")
+
+
+def _options_byte_as_qos(tshark_value, eve_value):
+    """True when tshark's `qos` of each topic is the whole options byte (reserved bits set) and
+    EVE's is its low two bits, topic by topic."""
+    if not isinstance(tshark_value, list) or not isinstance(eve_value, list):
+        return False
+    if len(tshark_value) != len(eve_value):
+        return False
+    return all(t.get("topic") == e.get("topic") and isinstance(t.get("qos"), int)
+               and t["qos"] > 3 and t["qos"] & 3 == e.get("qos")
+               for t, e in zip(tshark_value, eve_value))
 
 
 QUIRKS = {
     "properties.property_len": {
-        "tshark": "Wireshark 4.0.17 reads an MQTT 5 property length of two bytes whose first byte "
-                  "has the continuation bit (e.g. ff 21) as a big-endian u16 (65313) instead of "
-                  "a variable byte integer (127 + 33*128 = 4351), then stops with 'Malformed "
-                  "Packet'",
+        "tshark": "Wireshark 4.0.17 reads an MQTT 5 property length whose first byte has the "
+                  "continuation bit as a big-endian integer of the length's bytes (ff 21 -> 65313, "
+                  "d3 a5 bb 2e -> 3550853934) instead of a variable byte integer (4351, 97440467), "
+                  "then stops with 'Malformed Packet'",
         "why": "MQTT 5.0 section 1.5.5 defines property length as a variable byte integer; seen "
-               "in suricata-verify mqtt5-excessiveproplen frame 4",
-        "match": _varint_read_as_u16,
+               "in suricata-verify mqtt5-excessiveproplen frame 4 and in generated malformed CONNECTs",
+        "match": _varint_read_as_big_endian,
         "test": "wire::properties tests::tshark_quirk_property_length_is_a_varint",
+    },
+    "sub_topics": {
+        "tshark": "Wireshark 4.0.17 shows the whole SUBSCRIBE options byte as mqtt.sub.qos for "
+                  "MQTT 3.1/3.1.1 (0x44 -> 68); the protocol defines the requested QoS as its low "
+                  "two bits and the other bits as reserved",
+        "why": "MQTT 3.1.1 section 3.8.3.1: bits 7-2 are reserved (the plugin raises "
+               "invalid_subscribe_options) and bits 1-0 are the QoS; seen in generated malformed "
+               "SUBSCRIBEs",
+        "match": _options_byte_as_qos,
+        "test": "wire::subscribe tests::tshark_quirk_qos_is_the_low_two_bits_of_the_options",
+    },
+}
+
+# Messages present on one side only, excused when `match(fields)` holds for that very record.
+ONE_SIDED_QUIRKS = {
+    "header_without_body": {
+        "side": "eve-only",
+        "tshark": "Wireshark 4.0.17 shows nothing for an MQTT header whose remaining length is "
+                  "longer than 4 bytes, or that announces more bytes than the capture holds (it "
+                  "waits for a reassembly that never completes)",
+        "why": "an IDS must report such a header: the plugin records it, body unparsed, flagged "
+               "bad_remaining_length or message_too_large, and resynchronises; seen in generated "
+               "malformed captures",
+        "match": lambda m: m.get("malformed") is True and bool(
+            {"bad_remaining_length", "message_too_large"} & set(m.get("events") or [])),
+        "test": "flow::session tests::unframeable_header_is_recorded_then_resynced, "
+                "flow::session tests::oversized_message_is_recorded_and_its_body_skipped_across_slices",
     },
 }

@@ -29,6 +29,12 @@ fn extra_args_for(pcap: &Path) -> &'static [&'static str] {
     }
 }
 
+/// The project's benign captures: the protocol walkthroughs and the generated benign traffic.
+fn is_benign_capture(p: &Path) -> bool {
+    let name = name_of(p);
+    name.starts_with("mqtt") || name.starts_with("gen-benign")
+}
+
 fn name_of(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -318,8 +324,22 @@ pub fn event_rules(env: &Env) -> Outcome {
         );
         fired += 1;
     }
+    // The generated malformed capture fires too.
+    let gen = env.pcap("gen-malformed-a.pcap");
+    let run = env.run(
+        "events-gen-malformed",
+        &gen,
+        &["-S", rules.to_str().unwrap()],
+    );
+    ensure!(run.ok(), "{}", run.describe());
+    let gen_alerts = run.alerts().len();
+    ensure!(gen_alerts > 0, "gen-malformed-a.pcap: no event alerts");
     // And the benign captures stay silent.
-    for p in env.project_pcaps() {
+    for p in env
+        .project_pcaps()
+        .into_iter()
+        .filter(|p| is_benign_capture(p))
+    {
         let run = env.run(
             &format!("events-benign-{}", name_of(&p)),
             &p,
@@ -338,7 +358,8 @@ pub fn event_rules(env: &Env) -> Outcome {
         );
     }
     Outcome::Pass(format!(
-        "{n_rules} rules load; {fired} malformed captures fire; benign silent"
+        "{n_rules} rules load; {fired} malformed captures fire, {gen_alerts} alerts on the \
+         generated one; benign silent"
     ))
 }
 
@@ -467,7 +488,8 @@ pub fn bad_config(env: &Env) -> Outcome {
     Outcome::Pass(String::new())
 }
 
-/// Limits set in the yaml reach the parser: a tiny max-msg-length skips messages with an event.
+/// Limits set in the yaml reach the parser: with a tiny max-msg-length, longer messages are
+/// recorded by their header only, flagged `message_too_large`, and the flow goes on.
 pub fn limits_apply(env: &Env) -> Outcome {
     let p = env.pcap("mqtt311-basic.pcap");
     let normal = env.run("limits-default", &p, &[]).records().len();
@@ -478,23 +500,34 @@ pub fn limits_apply(env: &Env) -> Outcome {
     );
     ensure!(run.ok(), "{}", run.describe());
     let recs = run.records();
-    let flagged = recs
-        .iter()
-        .filter(|r| {
-            r["mqtt_ml"]["events"]
-                .as_array()
-                .is_some_and(|e| e.iter().any(|x| x == "message_too_large"))
-        })
-        .count();
+    let too_large = |r: &&Value| {
+        r["mqtt_ml"]["events"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|x| x == "message_too_large"))
+    };
+    let flagged: Vec<&Value> = recs.iter().filter(too_large).collect();
     ensure!(
-        recs.len() < normal,
+        recs.len() == normal,
         "{} records with a 16-byte limit, {normal} without",
         recs.len()
     );
-    ensure!(flagged > 0, "no message_too_large events");
+    ensure!(!flagged.is_empty(), "no message_too_large events");
+    for r in &flagged {
+        let m = &r["mqtt_ml"];
+        ensure!(
+            m["len"].as_u64().unwrap_or(0) + 2 > 16,
+            "flagged a short message: {m}"
+        );
+        ensure!(
+            m.get("clientid").is_none() && m.get("topic").is_none(),
+            "body parsed: {m}"
+        );
+    }
+    let short = recs.iter().filter(|r| !too_large(r)).count();
+    ensure!(short > 0, "no message under the limit was parsed");
     Outcome::Pass(format!(
-        "{} of {normal} messages kept, {flagged} flagged",
-        recs.len()
+        "{} of {normal} messages over 16 bytes recorded by header only",
+        flagged.len()
     ))
 }
 
