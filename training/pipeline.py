@@ -207,17 +207,17 @@ def step_evaluate(a, schema, c, t, caps):
     tmp.write_bytes(flat)
     tmp.with_suffix(".json").write_text(json.dumps(metadata(a, schema, t, thr, {}, {}, {})))
     try:
-        for backend in ("native", "tflite"):
-            res["plugin_check"] = verify.check(a.plugin, small.path, tmp, t["lo"], t["hi"],
-                                               flat, backend)
-            if res["plugin_check"].get("messages"):
-                break
+        # Both backends: training and deployment must agree whichever runtime scores.
+        checks = [verify.check(a.plugin, small.path, tmp, t["lo"], t["hi"], flat, backend)
+                  for backend in ("native", "tflite")]
     finally:
         tmp.unlink(missing_ok=True)
         tmp.with_suffix(".json").unlink(missing_ok=True)
-    pc = res["plugin_check"]
-    log("plugin check: " + (f"{pc['messages']} messages, max relative difference "
-                            f"{pc['max_rel_diff']:.2g}" if pc.get("messages") else pc["error"]))
+    res["plugin_check"] = {"ok": all(c.get("ok") for c in checks), "backends": checks}
+    for pc in checks:
+        log(f"plugin check ({pc.get('backend', '?')}): " + (
+            f"{pc['messages']} messages, max relative difference {pc['max_rel_diff']:.2g}"
+            if pc.get("messages") else pc.get("error", "failed")))
     return res
 
 
@@ -307,6 +307,10 @@ def main(argv=None) -> int:
     steps.run("report", report.write, a, schema, c, t, res, meta, steps.durations)
     log("durations: " + ", ".join(f"{k} {v:.1f} s" for k, v in steps.durations.items())
         + f"; total {steps.total():.1f} s")
+    if not res["plugin_check"]["ok"]:
+        log("FAILED: the plugin does not score like this pipeline (see the report's deployment "
+            "check); the model was written but must not ship")
+        return 1
     return 0
 
 

@@ -217,16 +217,18 @@ def write(a, schema, c, t, res, meta, durations):
          f"- Versions: " + ", ".join(f"{k} {v}" for k, v in tr["versions"].items()) + ".",
          "- Step durations: " + ", ".join(f"{k} {v:.1f} s" for k, v in durations.items()) + ".",
          ""]
-    pc = res["plugin_check"]
-    if pc.get("messages"):
-        L.append(f"- Deployment check: the plugin itself, loading this model ({pc['backend']} "
-                 f"backend), scored {pc['messages']} messages of `{pc['capture']}`; largest "
-                 f"difference from this pipeline's score {pc['max_abs_diff']:.3g} (relative "
-                 f"{pc['max_rel_diff']:.2g}): {'consistent' if pc['ok'] else 'INCONSISTENT'}. "
-                 f"TFLite vs Keras reconstructions differ by at most "
-                 f"{res['tflite_vs_keras_max_abs_diff']:.2g}.")
-    else:
-        L.append(f"- Deployment check: not run ({pc.get('error', '?')}).")
+    for pc in res["plugin_check"]["backends"]:
+        if pc.get("messages"):
+            L.append(f"- Deployment check: the plugin itself, loading this model ({pc['backend']} "
+                     f"backend), scored {pc['messages']} messages of `{pc['capture']}`; largest "
+                     f"difference from this pipeline's score {pc['max_abs_diff']:.3g} (relative "
+                     f"{pc['max_rel_diff']:.2g}): "
+                     f"{'consistent' if pc['ok'] else 'INCONSISTENT'}.")
+        else:
+            L.append(f"- Deployment check ({pc.get('backend', '?')} backend): FAILED "
+                     f"({pc.get('error', '?')}).")
+    L.append(f"- TFLite vs Keras reconstructions differ by at most "
+             f"{res['tflite_vs_keras_max_abs_diff']:.2g}.")
     L += ["", "## Thresholds", "",
           "Percentiles of the score on benign **validation** messages (never trained on):", "",
           "| name | value | validation messages above, per dataset |", "|---|---|---|"]
@@ -317,7 +319,7 @@ EXPLANATIONS = [
     "connections are then scored as anomalous. This is an artefact of single-address captures "
     "(in a real network the attacker has its own address), reported separately above as "
     "'background in attack captures'.",
-    "- **Min-max scaling clips at the training maximum.** A feature beyond the benign range "
-    "saturates at 1, so 'much larger' and 'slightly larger' than anything benign cost the same; "
-    "this keeps scores bounded but makes the score a poor measure of how extreme an attack is.",
+    "- **Scaling clips at one benign range beyond the benign extremes** (scaled values in "
+    "[-1, 2]). Within that, 'much larger' costs more than 'slightly larger'; beyond it every "
+    "value costs the same, which bounds what one wild feature adds to the score.",
 ]

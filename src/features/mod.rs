@@ -6,6 +6,6 @@ mod scaling;
 mod schema;
 mod vector;
 
-pub use scaling::{Scaling, ScalingError};
+pub use scaling::{Scaling, ScalingError, HIGH, LOW};
 pub use schema::{schema_json, Feature, Transform, FEATURES, SCHEMA_VERSION, WIDTH};
 pub use vector::{extract, RawVector};

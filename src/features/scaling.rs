@@ -1,6 +1,14 @@
-//! Min-max scaling to [0, 1], fitted on benign training data and stored in the model's metadata.
+//! Min-max scaling fitted on benign training data (stored in the model's metadata): training data
+//! spans [0, 1]; other values are clipped to [LOW, HIGH] = [-1, 2]. Clipping at [0, 1] would make
+//! a keep-alive of 65535 look exactly like the largest benign one; the wider range keeps "far
+//! beyond anything benign" visible (the sigmoid output cannot follow it, so its error grows)
+//! while bounding what one wild value can add to the score.
 use super::schema::WIDTH;
 use super::vector::RawVector;
+
+/// Clip bounds of scaled values.
+pub const LOW: f32 = -1.0;
+pub const HIGH: f32 = 2.0;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scaling {
@@ -42,22 +50,23 @@ impl Scaling {
         Ok(s)
     }
 
-    /// Scales into `out`: `(x - min) / (max - min)` clipped to [0, 1]. A feature that never varied
-    /// in training maps to 0 at or below its value and 1 above it, so any departure counts fully.
+    /// Scales into `out`: `(x - min) / (max - min)` clipped to [LOW, HIGH]. A feature that never
+    /// varied in training maps to 0 at its value, HIGH above and LOW below it, so any departure
+    /// counts fully; NaN maps to HIGH.
     pub fn apply(&self, raw: &RawVector, out: &mut RawVector) {
         for i in 0..WIDTH {
             let (lo, hi, x) = (self.min[i], self.max[i], raw[i]);
             let range = hi - lo;
-            out[i] = if range > f32::EPSILON {
-                ((x - lo) / range).clamp(0.0, 1.0)
+            let v = if range > f32::EPSILON {
+                ((x - lo) / range).clamp(LOW, HIGH)
             } else if x > lo {
-                1.0
+                HIGH
+            } else if x < lo {
+                LOW
             } else {
                 0.0
             };
-            if out[i].is_nan() {
-                out[i] = 1.0;
-            }
+            out[i] = if v.is_nan() { HIGH } else { v };
         }
     }
 }
@@ -77,16 +86,27 @@ mod tests {
         raw[2] = 9.0;
         raw[3] = -1.0;
         raw[4] = f32::NAN;
+        raw[5] = 3.0;
         let mut out = [0.0; WIDTH];
         s.apply(&raw, &mut out);
         assert_eq!(out[0], 0.5);
-        assert_eq!(out[1], 0.0, "constant feature, value below");
-        assert_eq!(out[2], 1.0);
-        assert_eq!(out[3], 0.0);
-        assert_eq!(out[4], 1.0, "NaN counts as out of range");
+        assert_eq!(out[1], LOW, "constant feature, value below");
+        assert_eq!(
+            out[2], HIGH,
+            "far above the training range: clipped, not lost"
+        );
+        assert_eq!(out[3], -0.5, "below the training range, within the clip");
+        assert_eq!(out[4], HIGH, "NaN counts as out of range");
+        assert_eq!(
+            out[5], 1.5,
+            "above the training range, still told apart from its maximum"
+        );
         raw[1] = 6.0;
         s.apply(&raw, &mut out);
-        assert_eq!(out[1], 1.0, "constant feature, value above");
+        assert_eq!(out[1], HIGH, "constant feature, value above");
+        raw[1] = 5.0;
+        s.apply(&raw, &mut out);
+        assert_eq!(out[1], 0.0, "constant feature, at its value");
     }
 
     #[test]

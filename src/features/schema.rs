@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 /// Bumped whenever a feature is added, removed, reordered or redefined.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// How a raw value is mapped before min-max scaling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,7 +166,7 @@ pub fn schema_json() -> Value {
         "features": FEATURES.iter().map(|f| f.name).collect::<Vec<_>>(),
         "transforms": FEATURES.iter().map(|f| f.transform.name()).collect::<Vec<_>>(),
         "docs": FEATURES.iter().map(|f| f.doc).collect::<Vec<_>>(),
-        "scaling": "x' = clip((transform(x) - min) / (max - min), 0, 1); when max == min: 0 if x <= min else 1",
+        "scaling": "x' = clip((transform(x) - min) / (max - min), -1, 2); when max - min <= f32 epsilon: 0 at min, 2 above, -1 below; NaN -> 2",
     })
 }
 
