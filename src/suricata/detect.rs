@@ -232,4 +232,5 @@ pub unsafe extern "C" fn register() {
         AppLayerTxMatch: Some(anomaly_match),
     };
     ANOMALY_KW.store(SCDetectHelperKeywordRegister(&anomaly), Relaxed);
+    super::facts::register();
 }

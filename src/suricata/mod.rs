@@ -4,6 +4,7 @@
 
 mod conf;
 mod detect;
+mod facts;
 mod ffi;
 mod log;
 mod packets;

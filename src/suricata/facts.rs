@@ -1,0 +1,353 @@
+//! Rule keywords on message facts, so rules can pair the score with what the message says:
+//! `mqtt_ml.kalive:>=3600;`, `mqtt_ml.conack_val:>0;`, `mqtt_ml.src_failed_auth:>=5;`,
+//! `mqtt_ml.msgtype:publish;` ... Each takes Suricata's float comparison syntax; a message without
+//! the fact (a keep-alive on a PUBLISH) does not match. `mqtt_ml.top_feature:<name>;` matches when
+//! the feature is among the three that explain the message's score.
+use std::ffi::CStr;
+use std::os::raw::{c_char, c_int, c_void};
+use std::sync::atomic::{AtomicI32, AtomicU16, Ordering::Relaxed};
+
+use suricata_sys::sys::{
+    DetectEngineCtx, DetectEngineThreadCtx, SCDetectHelperBufferRegister,
+    SCDetectHelperKeywordRegister, SCDetectSignatureSetAppProto, SCSigMatchAppendSMToList,
+    SCSigTableAppLiteElmt, SigMatchCtx, Signature,
+};
+
+use super::ffi::{Flow, STREAM_TOCLIENT, STREAM_TOSERVER};
+use super::log::{sclog, LOG_ERROR};
+use super::parser::MqttTx;
+use super::{plugin, scoring};
+use crate::features::FEATURES;
+use crate::wire::{type_name, Body};
+
+extern "C" {
+    fn SCDetectF64Parse(s: *const c_char) -> *mut c_void;
+    fn SCDetectF64Match(value: f64, ctx: *const c_void) -> c_int;
+    fn SCDetectF64Free(ctx: *mut c_void);
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fact {
+    MsgType,
+    Qos,
+    Kalive,
+    ConackVal,
+    MsgLen,
+    TopicLen,
+    ClientidLen,
+    TimeDelta,
+    FlowMsgCount,
+    FlowFailedAuth,
+    FlowFailedAuthRate,
+    SrcConnects,
+    SrcFailedAuth,
+}
+
+const FACTS: [(Fact, &CStr, &CStr); 13] = [
+    (
+        Fact::MsgType,
+        c"mqtt_ml.msgtype",
+        c"MQTT message type (number or name, e.g. publish)",
+    ),
+    (Fact::Qos, c"mqtt_ml.qos", c"PUBLISH QoS"),
+    (
+        Fact::Kalive,
+        c"mqtt_ml.kalive",
+        c"CONNECT keep-alive seconds",
+    ),
+    (
+        Fact::ConackVal,
+        c"mqtt_ml.conack_val",
+        c"CONNACK return/reason code",
+    ),
+    (Fact::MsgLen, c"mqtt_ml.msg_len", c"PUBLISH payload length"),
+    (
+        Fact::TopicLen,
+        c"mqtt_ml.topic_len",
+        c"PUBLISH topic length",
+    ),
+    (
+        Fact::ClientidLen,
+        c"mqtt_ml.clientid_len",
+        c"CONNECT client id length",
+    ),
+    (
+        Fact::TimeDelta,
+        c"mqtt_ml.time_delta",
+        c"seconds since the previous message of the connection",
+    ),
+    (
+        Fact::FlowMsgCount,
+        c"mqtt_ml.flow_msg_count",
+        c"messages so far on the connection",
+    ),
+    (
+        Fact::FlowFailedAuth,
+        c"mqtt_ml.flow_failed_auth",
+        c"refused CONNACKs on the connection",
+    ),
+    (
+        Fact::FlowFailedAuthRate,
+        c"mqtt_ml.flow_failed_auth_rate",
+        c"share of refused CONNACKs on the connection",
+    ),
+    (
+        Fact::SrcConnects,
+        c"mqtt_ml.src_connects",
+        c"CONNECTs from the client address in the window",
+    ),
+    (
+        Fact::SrcFailedAuth,
+        c"mqtt_ml.src_failed_auth",
+        c"refused logins of the client address in the window",
+    ),
+];
+
+impl Fact {
+    fn value(self, tx: &MqttTx) -> Option<f64> {
+        let r = &tx.record;
+        let f = &r.ctx.flow;
+        let body = &r.msg.body;
+        Some(match self {
+            Fact::MsgType => f64::from(r.msg.header.msg_type),
+            Fact::Qos => match body {
+                Body::Publish(_) => f64::from(r.msg.header.qos),
+                _ => return None,
+            },
+            Fact::Kalive => match body {
+                Body::Connect(c) => f64::from(c.keep_alive),
+                _ => return None,
+            },
+            Fact::ConackVal => match body {
+                Body::Connack(c) => f64::from(c.return_code),
+                _ => return None,
+            },
+            Fact::MsgLen => match body {
+                Body::Publish(p) => p.payload_len as f64,
+                _ => return None,
+            },
+            Fact::TopicLen => match body {
+                Body::Publish(p) => f64::from(p.topic.len),
+                _ => return None,
+            },
+            Fact::ClientidLen => match body {
+                Body::Connect(c) => f64::from(c.client_id.as_ref()?.len),
+                _ => return None,
+            },
+            Fact::TimeDelta => f.time_delta,
+            Fact::FlowMsgCount => f.msg_index as f64,
+            Fact::FlowFailedAuth => f.failed_auth as f64,
+            Fact::FlowFailedAuthRate => f.failed_auth_rate,
+            Fact::SrcConnects => f64::from(r.ctx.source.connects),
+            Fact::SrcFailedAuth => f64::from(r.ctx.source.failed_auth),
+        })
+    }
+}
+
+/// `mqtt_ml.msgtype:publish` reads as `mqtt_ml.msgtype:3`.
+fn msgtype_number(arg: &str) -> Option<String> {
+    let (op, name) = arg.split_at(arg.find(|c: char| c.is_ascii_alphabetic())?);
+    let n = (0u8..=15).find(|n| type_name(*n) == name.to_ascii_lowercase())?;
+    Some(format!("{op}{n}"))
+}
+
+struct FactCtx {
+    fact: Fact,
+    cmp: *mut c_void,
+}
+
+static FACT_KW: [AtomicU16; 13] = [const { AtomicU16::new(0) }; 13];
+static TOP_KW: AtomicU16 = AtomicU16::new(0);
+static LIST: AtomicI32 = AtomicI32::new(-1);
+
+unsafe fn fact_setup(
+    de: *mut DetectEngineCtx,
+    s: *mut Signature,
+    raw: *const c_char,
+    i: usize,
+) -> c_int {
+    let (fact, name, _) = FACTS[i];
+    let name = name.to_string_lossy();
+    if SCDetectSignatureSetAppProto(s, plugin::alproto()) != 0 {
+        return -1;
+    }
+    let arg = if raw.is_null() {
+        String::new()
+    } else {
+        CStr::from_ptr(raw).to_string_lossy().trim().to_owned()
+    };
+    let arg = match fact {
+        Fact::MsgType => msgtype_number(&arg).unwrap_or(arg),
+        _ => arg,
+    };
+    let Ok(carg) = std::ffi::CString::new(arg.clone()) else {
+        return -1;
+    };
+    let cmp = SCDetectF64Parse(carg.as_ptr());
+    if cmp.is_null() {
+        sclog(
+            LOG_ERROR,
+            &format!("{name}: invalid comparison '{arg}'; use e.g. >0, >=3600, 1-5"),
+        );
+        return -1;
+    }
+    let ctx = Box::into_raw(Box::new(FactCtx { fact, cmp })) as *mut SigMatchCtx;
+    if SCSigMatchAppendSMToList(de, s, FACT_KW[i].load(Relaxed), ctx, LIST.load(Relaxed)).is_null()
+    {
+        let b = Box::from_raw(ctx as *mut FactCtx);
+        SCDetectF64Free(b.cmp);
+        return -1;
+    }
+    0
+}
+
+macro_rules! setups {
+    ($($f:ident = $i:literal),+) => {
+        $(unsafe extern "C" fn $f(de: *mut DetectEngineCtx, s: *mut Signature, raw: *const c_char) -> c_int {
+            fact_setup(de, s, raw, $i)
+        })+
+        type Setup = unsafe extern "C" fn(*mut DetectEngineCtx, *mut Signature, *const c_char) -> c_int;
+        const SETUPS: [Setup; 13] = [$($f),+];
+    };
+}
+
+setups!(
+    s0 = 0,
+    s1 = 1,
+    s2 = 2,
+    s3 = 3,
+    s4 = 4,
+    s5 = 5,
+    s6 = 6,
+    s7 = 7,
+    s8 = 8,
+    s9 = 9,
+    s10 = 10,
+    s11 = 11,
+    s12 = 12
+);
+
+unsafe extern "C" fn fact_free(_de: *mut DetectEngineCtx, ctx: *mut c_void) {
+    if !ctx.is_null() {
+        let b = Box::from_raw(ctx as *mut FactCtx);
+        SCDetectF64Free(b.cmp);
+    }
+}
+
+unsafe extern "C" fn fact_match(
+    _det: *mut DetectEngineThreadCtx,
+    _f: *mut Flow,
+    _flags: u8,
+    _state: *mut c_void,
+    txv: *mut c_void,
+    _s: *const Signature,
+    ctx: *const SigMatchCtx,
+) -> c_int {
+    let tx = &*(txv as *const MqttTx);
+    let ctx = &*(ctx as *const FactCtx);
+    match ctx.fact.value(tx) {
+        Some(v) => SCDetectF64Match(v, ctx.cmp),
+        None => 0,
+    }
+}
+
+unsafe extern "C" fn top_setup(
+    de: *mut DetectEngineCtx,
+    s: *mut Signature,
+    raw: *const c_char,
+) -> c_int {
+    if scoring::engine().is_none() {
+        sclog(
+            LOG_ERROR,
+            "mqtt_ml.top_feature needs scoring: set app-layer.protocols.mqtt-ml.scoring: yes",
+        );
+        return -1;
+    }
+    if SCDetectSignatureSetAppProto(s, plugin::alproto()) != 0 {
+        return -1;
+    }
+    let arg = if raw.is_null() {
+        String::new()
+    } else {
+        CStr::from_ptr(raw).to_string_lossy().trim().to_owned()
+    };
+    let Some(i) = FEATURES.iter().position(|f| f.name == arg) else {
+        sclog(
+            LOG_ERROR,
+            &format!("mqtt_ml.top_feature: unknown feature '{arg}'; see docs/features.md"),
+        );
+        return -1;
+    };
+    let ctx = Box::into_raw(Box::new(i as u8)) as *mut SigMatchCtx;
+    if SCSigMatchAppendSMToList(de, s, TOP_KW.load(Relaxed), ctx, LIST.load(Relaxed)).is_null() {
+        drop(Box::from_raw(ctx as *mut u8));
+        return -1;
+    }
+    0
+}
+
+unsafe extern "C" fn top_free(_de: *mut DetectEngineCtx, ctx: *mut c_void) {
+    if !ctx.is_null() {
+        drop(Box::from_raw(ctx as *mut u8));
+    }
+}
+
+unsafe extern "C" fn top_match(
+    _det: *mut DetectEngineThreadCtx,
+    _f: *mut Flow,
+    _flags: u8,
+    _state: *mut c_void,
+    txv: *mut c_void,
+    _s: *const Signature,
+    ctx: *const SigMatchCtx,
+) -> c_int {
+    let tx = &*(txv as *const MqttTx);
+    let want = *(ctx as *const u8);
+    c_int::from(
+        tx.scored
+            .is_some_and(|sc| sc.top.iter().any(|(i, e)| *i == want && *e >= 0.0)),
+    )
+}
+
+pub unsafe fn register() {
+    let both = STREAM_TOSERVER | STREAM_TOCLIENT;
+    LIST.store(
+        SCDetectHelperBufferRegister(c"mqtt_ml.facts".as_ptr(), plugin::alproto(), both),
+        Relaxed,
+    );
+    for (i, (_, name, desc)) in FACTS.iter().enumerate() {
+        let kw = SCSigTableAppLiteElmt {
+            name: name.as_ptr(),
+            desc: desc.as_ptr(),
+            url: c"docs/rules.md".as_ptr(),
+            flags: 0,
+            Setup: Some(SETUPS[i]),
+            Free: Some(fact_free),
+            AppLayerTxMatch: Some(fact_match),
+        };
+        FACT_KW[i].store(SCDetectHelperKeywordRegister(&kw), Relaxed);
+    }
+    let top = SCSigTableAppLiteElmt {
+        name: c"mqtt_ml.top_feature".as_ptr(),
+        desc: c"a feature among the three that explain the message's score".as_ptr(),
+        url: c"docs/rules.md".as_ptr(),
+        flags: 0,
+        Setup: Some(top_setup),
+        Free: Some(top_free),
+        AppLayerTxMatch: Some(top_match),
+    };
+    TOP_KW.store(SCDetectHelperKeywordRegister(&top), Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_type_names_become_numbers() {
+        assert_eq!(msgtype_number("publish").as_deref(), Some("3"));
+        assert_eq!(msgtype_number(">=CONNACK").as_deref(), Some(">=2"));
+        assert_eq!(msgtype_number("3"), None);
+        assert_eq!(msgtype_number("bogus"), None);
+    }
+}
