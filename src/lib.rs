@@ -4,8 +4,10 @@
 //! - [`wire`]: MQTT 3.1 / 3.1.1 / 5.0 wire format, pure, for hostile input;
 //! - [`flow`]: framing of TCP streams, per-flow timing and counters, per-source table;
 //! - [`eve`]: the `mqtt_ml` EVE object of one message;
-//! - `suricata` (feature `suricata`): the plugin, the only code that touches Suricata.
+//! - `suricata` (feature `suricata`): the plugin, the only code that touches Suricata;
+//! - [`capi`]: a small C ABI to score feature vectors from other tools (the Zeek package).
 
+pub mod capi;
 pub mod config;
 pub mod eve;
 pub mod events;
