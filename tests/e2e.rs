@@ -84,6 +84,15 @@ fn main() {
             "eve_schema_and_elastic_mapping_scored",
             eve_schema_cases::eve_schema_scored,
         ),
+        (
+            "shipped_rules_fire_on_attacks_only",
+            rules_cases::shipped_rules,
+        ),
+        ("cli_detect_summary", cli_cases::cli_detect_summary),
+        ("cli_score_csv", cli_cases::cli_score_csv),
+        ("cli_check", cli_cases::cli_check),
+        ("cli_help", cli_cases::cli_help),
+        ("cli_live_capture_on_loopback", cli_cases::cli_live_capture),
     ];
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (name, f) in tests {

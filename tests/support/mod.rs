@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 pub mod cases;
+pub mod cli_cases;
 pub mod eve_schema_cases;
+pub mod rules_cases;
 pub mod scoring_cases;
 
 use std::path::{Path, PathBuf};
