@@ -1,5 +1,9 @@
-//! Per-message scoring cost: reconstruct + mse + top-3 errors for one feature vector, for each
-//! backend, on the autoencoder in tests/models. Prints the median over several repetitions.
+//! Per-message scoring cost, for each backend. Two parts:
+//! 1. the whole per-message path of the plugin on parsed messages: feature vector, scaling,
+//!    reconstruction, mean squared error and top-3, with the shipped model (models/);
+//! 2. the model step alone on random scaled vectors, split into reconstruct and mse/top-3.
+//!
+//! Prints medians over several repetitions.
 //!
 //! cargo bench --bench score [-- VECTORS REPETITIONS]   (defaults: 200000 vectors, 7 repetitions)
 
@@ -7,7 +11,132 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use mqtt_ml::config::Config;
+use mqtt_ml::features::extract;
+use mqtt_ml::flow::{Clock, Direction, MessageRecord, Micros, PacketFacts, Session, Shared};
 use mqtt_ml::model::{mse, top_errors, Backend, LoadedModel};
+use mqtt_ml::scoring::{score, ModelMetadata};
+
+/// Packet facts for the bench: every message timed by a fixed clock.
+struct FixedClock(Micros);
+
+impl Clock for FixedClock {
+    fn carrier(&mut self, _dir: Direction, _offset: u64) -> Option<PacketFacts> {
+        self.0 += 1_000;
+        Some(PacketFacts {
+            ts: self.0,
+            seq: 0,
+            payload_len: 64,
+            tcp_flags: 0x18,
+        })
+    }
+    fn now(&self) -> Micros {
+        self.0
+    }
+    fn flow_start(&self) -> Micros {
+        0
+    }
+}
+
+/// Parsed messages like a sensor connection's: a CONNECT, then PUBLISHes of varied sizes at QoS
+/// 0-2 with the odd PINGREQ, parsed by the plugin's own session layer.
+fn records(n: usize) -> Vec<MessageRecord> {
+    let mut stream = vec![
+        0x10, 0x18, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0xC2, 0x00, 0x3C, 0x00, 0x04, b's',
+        b'n', b'0', b'1', 0x00, 0x02, b'u', b'1', 0x00, 0x02, b'p', b'w',
+    ];
+    for i in 0..n {
+        if i % 50 == 49 {
+            stream.extend([0xC0, 0x00]);
+            continue;
+        }
+        let qos = (i % 3) as u8;
+        let topic = b"home/sensors/temperature";
+        let payload_len = 8 + (i * 7) % 120;
+        let mut body = vec![0x00, topic.len() as u8];
+        body.extend_from_slice(topic);
+        if qos > 0 {
+            body.extend([(i >> 8) as u8, i as u8 | 1]);
+        }
+        body.extend(std::iter::repeat_n(b'7', payload_len));
+        stream.push(0x30 | (qos << 1));
+        stream.push(body.len() as u8);
+        stream.extend(body);
+    }
+    let cfg = Config::default();
+    let mut session = Session::new(false, None);
+    let mut clock = FixedClock(1_000_000);
+    let mut out = Vec::with_capacity(n + 1);
+    let shared = Shared {
+        config: &cfg,
+        sources: None,
+    };
+    session.parse(
+        Direction::ToServer,
+        &stream,
+        0,
+        shared,
+        &mut clock,
+        &mut |r| out.push(r),
+    );
+    out
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Part 1: features + scaling + model + mse + top-3 per parsed message, shipped model.
+fn whole_path(reps: usize) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join("models/mqtt-ml.tflite");
+    let meta = match ModelMetadata::load(&path) {
+        Ok(m) => m,
+        Err(e) => {
+            println!("per message (features + score): skipped: {e}");
+            return;
+        }
+    };
+    let recs = records(20_000);
+    for backend in [Backend::Native, Backend::Tflite] {
+        let model = match LoadedModel::load(&path, backend, None) {
+            Ok(m) => m,
+            Err(e) => {
+                println!("{backend:>6} per message: skipped: {e}");
+                continue;
+            }
+        };
+        let mut scorer = model.new_scorer().expect("scorer");
+        let threshold = meta.thresholds.default_value();
+        let (mut total, mut features) = (Vec::new(), Vec::new());
+        let mut checksum = 0.0f64;
+        for rep in 0..=reps {
+            let start = Instant::now();
+            for r in &recs {
+                let raw = extract(black_box(r));
+                let s = score(scorer.as_mut(), &meta.scaling, threshold, &raw).expect("score");
+                checksum += f64::from(s.score);
+            }
+            let t_total = start.elapsed().as_nanos() as f64 / recs.len() as f64;
+            let start = Instant::now();
+            for r in &recs {
+                black_box(extract(black_box(r)));
+            }
+            let t_features = start.elapsed().as_nanos() as f64 / recs.len() as f64;
+            if rep > 0 {
+                total.push(t_total);
+                features.push(t_features);
+            }
+        }
+        println!(
+            "{backend:>6} per message: median {:.0} ns (features {:.0} ns), {} messages x {reps} (checksum {checksum:.3})",
+            median(&mut total),
+            median(&mut features),
+            recs.len(),
+        );
+    }
+}
 
 /// Seeded uniform vectors in [0, 1) (SplitMix64), like scaled features.
 fn vectors(n: usize, width: usize) -> Vec<f32> {
@@ -27,6 +156,7 @@ fn main() {
     let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200_000);
     let reps: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(7);
+    whole_path(reps);
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/models/ae28.tflite");
 
     for backend in [Backend::Native, Backend::Tflite] {
@@ -80,10 +210,6 @@ fn main() {
                 helpers_only.push(t_helpers);
             }
         }
-        let median = |v: &mut Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
         println!(
             "{backend:>6}: median {:.0} ns/message (min {:.0}, max {:.0}) = reconstruct {:.0} + mse/top-3 {:.0}; {reps} x {n} vectors, width {width} (checksum {checksum:.0})",
             median(&mut total),

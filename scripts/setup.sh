@@ -3,6 +3,8 @@
 #   - Debian packages: Suricata build deps, tshark (reference dissector), mosquitto (traffic generator)
 #   - Suricata 8.0.7 built from Debian's upstream tarball into a cached prefix, unless a Suricata 8
 #     with plugin support is already on PATH
+#   - the TensorFlow Lite C library (scripts/setup-tflite.sh) and the Python environment for
+#     training and the traffic generator (scripts/setup-venv.sh)
 #   - the plugin itself (cargo build --release)
 # A second run takes seconds: every step checks for its own result first.
 set -euo pipefail
@@ -84,6 +86,7 @@ main() {
   build_suricata
   log "suricata: $("$SURICATA_PREFIX/bin/suricata" -V 2>&1 | head -n1)"
   log "tflite: $("$ROOT/scripts/setup-tflite.sh")"
+  log "python: $("$ROOT/scripts/setup-venv.sh")"
   if [ "${MQTT_ML_SKIP_PLUGIN:-0}" != 1 ]; then
     "$ROOT/scripts/build-plugin.sh"
   fi

@@ -22,3 +22,10 @@ step "unit tests"
 cargo test --quiet
 step "end-to-end tests (real Suricata ${SURICATA_VERSION}, tshark, captures)"
 cargo test --release --quiet --features suricata,e2e --test e2e
+step "C ABI (tests/capi: same scores as the plugin) and Zeek package syntax"
+tests/capi/run.sh
+tests/capi/zeek_syntax.sh
+step "EVE schema and Elastic asset self-tests"
+"$MQTT_ML_CACHE/venv/bin/python" -m unittest discover -s tests/schema -p 'test_*.py'
+step "training pipeline, quick run (generated traffic, 3 epochs) and plugin/Python score agreement"
+training/run.sh --quick
