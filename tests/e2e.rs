@@ -93,6 +93,10 @@ fn main() {
         ("cli_check", cli_cases::cli_check),
         ("cli_help", cli_cases::cli_help),
         ("cli_live_capture_on_loopback", cli_cases::cli_live_capture),
+        (
+            "scores_independent_of_thread_count",
+            cases::thread_count_independent,
+        ),
     ];
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (name, f) in tests {

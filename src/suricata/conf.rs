@@ -6,6 +6,11 @@ use suricata_sys::sys::{SCConfGet, SCConfSet};
 
 use crate::config::{Config, ConfigError, KEYS, SECTION};
 
+/// A configuration value by its full name.
+pub fn get_value(name: &str) -> Option<String> {
+    get(name)
+}
+
 fn get(name: &str) -> Option<String> {
     let cname = CString::new(name).ok()?;
     let mut val: *const c_char = std::ptr::null();

@@ -79,6 +79,17 @@ extern "C" fn init() {
             );
         }
     }
+    if !matches!(
+        conf::get_value("autofp-scheduler").as_deref(),
+        Some("ippair")
+    ) {
+        sclog(
+            LOG_CONFIG,
+            "per-client counters (src_* features) see other connections in the order workers \
+             process them; with the autofp runmode, set autofp-scheduler: ippair for scores that \
+             do not depend on thread count",
+        );
+    }
     if !scoring::register_counters() {
         fail("could not register the thread callback for the mqtt_ml stats counters");
     }

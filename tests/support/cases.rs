@@ -561,3 +561,58 @@ pub fn failed_auth(env: &Env) -> Outcome {
     );
     Outcome::Pass(format!("{failures} failed CONNACKs counted per source"))
 }
+
+/// Scores do not depend on the number of worker threads when flows are scheduled by address
+/// pair: two threads give exactly the single-threaded scores, message by message.
+pub fn thread_count_independent(env: &Env) -> Outcome {
+    let p = env.pcap("gen-malaria-a.pcap");
+    let key = |run: &super::Run| {
+        let mut v: Vec<(u64, u64, u64, String)> = run
+            .records()
+            .iter()
+            .map(|r| {
+                let m = &r["mqtt_ml"];
+                (
+                    r["src_port"].as_u64().unwrap_or(0),
+                    m["msg_index"].as_u64().unwrap_or(0),
+                    m["src"]["connects"].as_u64().unwrap_or(0),
+                    format!("{:.9}", m["score"].as_f64().unwrap_or(-1.0)),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let single = env.run("threads-1", &p, &["--runmode", "single"]);
+    ensure!(single.ok(), "{}", single.describe());
+    let two = env.run(
+        "threads-2",
+        &p,
+        &[
+            "--runmode",
+            "autofp",
+            "--set",
+            "autofp-scheduler=ippair",
+            "--set",
+            "threading.detect-thread-ratio=1",
+        ],
+    );
+    ensure!(two.ok(), "{}", two.describe());
+    let (a, b) = (key(&single), key(&two));
+    ensure!(
+        !a.is_empty() && a.len() == b.len(),
+        "{} vs {} records",
+        a.len(),
+        b.len()
+    );
+    let differ = a.iter().zip(&b).filter(|(x, y)| x != y).count();
+    ensure!(
+        differ == 0,
+        "{differ} of {} messages scored differently with 2 threads",
+        a.len()
+    );
+    Outcome::Pass(format!(
+        "{} messages, identical scores with 1 and 2 threads",
+        a.len()
+    ))
+}
