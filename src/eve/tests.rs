@@ -2,22 +2,8 @@
 use serde_json::Value;
 
 use super::{write_record, Assessment, RecordOptions, ValueSink};
-use crate::config::Config;
-use crate::flow::session::tests::{clock, CONNECT_V5, PUBLISH_V5};
-use crate::flow::{Direction, MessageRecord, Session, Shared};
-
-fn records(dir: Direction, data: &[u8]) -> Vec<MessageRecord> {
-    let cfg = Config::default();
-    let mut s = Session::new(false, None);
-    let mut c = clock();
-    let mut out = Vec::new();
-    let shared = Shared {
-        config: &cfg,
-        sources: None,
-    };
-    s.parse(dir, data, 0, shared, &mut c, &mut |r| out.push(r));
-    out
-}
+use crate::flow::session::tests::{records, CONNECT_V5, PUBLISH_V5};
+use crate::flow::{Direction, MessageRecord};
 
 fn json(r: &MessageRecord, opt: RecordOptions) -> Value {
     let mut sink = ValueSink::new();

@@ -72,10 +72,8 @@ pub fn extract(r: &MessageRecord) -> RawVector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
     use crate::features::FEATURES;
-    use crate::flow::session::tests::{clock, CONNECT_V5, PUBLISH_V5};
-    use crate::flow::{Session, Shared};
+    use crate::flow::session::tests::{records, CONNECT_V5, PUBLISH_V5};
 
     fn index(name: &str) -> usize {
         FEATURES.iter().position(|f| f.name == name).unwrap()
@@ -83,18 +81,7 @@ mod tests {
 
     #[test]
     fn connect_and_publish_vectors() {
-        let cfg = Config::default();
-        let mut s = Session::new(false, None);
-        let mut c = clock();
-        let mut out = Vec::new();
-        let shared = Shared {
-            config: &cfg,
-            sources: None,
-        };
-        let data = [CONNECT_V5, PUBLISH_V5].concat();
-        s.parse(Direction::ToServer, &data, 0, shared, &mut c, &mut |r| {
-            out.push(r)
-        });
+        let out = records(Direction::ToServer, &[CONNECT_V5, PUBLISH_V5].concat());
         let connect = extract(&out[0]);
         assert_eq!(connect[index("msgtype")], 1.0);
         assert_eq!(connect[index("ver")], 5.0);

@@ -245,6 +245,20 @@ pub(crate) mod tests {
         }
     }
 
+    /// Every record of `data`, parsed by a fresh session with the default configuration.
+    pub fn records(dir: Direction, data: &[u8]) -> Vec<MessageRecord> {
+        let cfg = Config::default();
+        let mut s = Session::new(false, None);
+        let mut c = clock();
+        let mut out = Vec::new();
+        let shared = Shared {
+            config: &cfg,
+            sources: None,
+        };
+        s.parse(dir, data, 0, shared, &mut c, &mut |r| out.push(r));
+        out
+    }
+
     pub fn clock() -> TestClock {
         TestClock {
             log: PacketLog::new(64),

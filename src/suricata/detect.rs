@@ -17,7 +17,9 @@ use suricata_sys::sys::{
     Signature,
 };
 
-use super::ffi::{Flow, STREAM_TOCLIENT, STREAM_TOSERVER};
+use super::ffi::{
+    Flow, SCDetectF64Free, SCDetectF64Match, SCDetectF64Parse, STREAM_TOCLIENT, STREAM_TOSERVER,
+};
 use super::log::{sclog, LOG_ERROR};
 use super::parser::MqttTx;
 use super::{plugin, scoring};
@@ -25,19 +27,14 @@ use super::{plugin, scoring};
 const SIGMATCH_OPTIONAL_OPT: u16 = 1 << 4;
 const SIGMATCH_INFO_STICKY_BUFFER: u16 = 1 << 9;
 
-extern "C" {
-    fn SCDetectF64Parse(s: *const c_char) -> *mut c_void;
-    fn SCDetectF64Match(value: f64, ctx: *const c_void) -> c_int;
-    fn SCDetectF64Free(ctx: *mut c_void);
-}
-
 static SCORE_KW: AtomicU16 = AtomicU16::new(0);
 static ANOMALY_KW: AtomicU16 = AtomicU16::new(0);
 static SCORE_LIST: AtomicI32 = AtomicI32::new(-1);
 static SCORE_BUFFER: AtomicI32 = AtomicI32::new(-1);
 static ANOMALY_LIST: AtomicI32 = AtomicI32::new(-1);
 
-fn arg(raw: *const c_char) -> Option<String> {
+/// A keyword's argument, trimmed; None when absent or empty.
+pub(super) fn arg(raw: *const c_char) -> Option<String> {
     if raw.is_null() {
         return None;
     }

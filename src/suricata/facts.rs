@@ -13,18 +13,15 @@ use suricata_sys::sys::{
     SCSigTableAppLiteElmt, SigMatchCtx, Signature,
 };
 
-use super::ffi::{Flow, STREAM_TOCLIENT, STREAM_TOSERVER};
+use super::detect::arg;
+use super::ffi::{
+    Flow, SCDetectF64Free, SCDetectF64Match, SCDetectF64Parse, STREAM_TOCLIENT, STREAM_TOSERVER,
+};
 use super::log::{sclog, LOG_ERROR};
 use super::parser::MqttTx;
 use super::{plugin, scoring};
 use crate::features::FEATURES;
 use crate::wire::{type_name, Body};
-
-extern "C" {
-    fn SCDetectF64Parse(s: *const c_char) -> *mut c_void;
-    fn SCDetectF64Match(value: f64, ctx: *const c_void) -> c_int;
-    fn SCDetectF64Free(ctx: *mut c_void);
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fact {
@@ -171,11 +168,7 @@ unsafe fn fact_setup(
     if SCDetectSignatureSetAppProto(s, plugin::alproto()) != 0 {
         return -1;
     }
-    let arg = if raw.is_null() {
-        String::new()
-    } else {
-        CStr::from_ptr(raw).to_string_lossy().trim().to_owned()
-    };
+    let arg = arg(raw).unwrap_or_default();
     let arg = match fact {
         Fact::MsgType => msgtype_number(&arg).unwrap_or(arg),
         _ => arg,
@@ -266,11 +259,7 @@ unsafe extern "C" fn top_setup(
     if SCDetectSignatureSetAppProto(s, plugin::alproto()) != 0 {
         return -1;
     }
-    let arg = if raw.is_null() {
-        String::new()
-    } else {
-        CStr::from_ptr(raw).to_string_lossy().trim().to_owned()
-    };
+    let arg = arg(raw).unwrap_or_default();
     let Some(i) = FEATURES.iter().position(|f| f.name == arg) else {
         sclog(
             LOG_ERROR,

@@ -257,6 +257,11 @@ extern "C" {
     ) -> c_int;
     pub fn FlowGetLastTimeAsParts(flow: *const Flow, secs: *mut u64, usecs: *mut u64);
 
+    // Suricata's float comparison (rust/src/detect/float.rs): `>0.5`, `1-2`, `!=0`, ...
+    pub fn SCDetectF64Parse(s: *const c_char) -> *mut c_void;
+    pub fn SCDetectF64Match(value: f64, ctx: *const c_void) -> c_int;
+    pub fn SCDetectF64Free(ctx: *mut c_void);
+
     // shim.c
     pub fn mqtt_ml_shim_init() -> c_int;
     pub fn mqtt_ml_flow_data_get(f: *const Flow) -> *mut c_void;
