@@ -38,6 +38,9 @@ pub struct Config {
     pub threshold: Option<String>,
     /// Log each message's feature vector in EVE (what training reads).
     pub log_features: bool,
+    /// Write `mqtt_ml` records for anomalous messages only (alerts still carry every message's
+    /// object). EVE output is most of what the plugin costs; a SOC often wants only these.
+    pub log_anomalies_only: bool,
     /// Bytes of each MQTT stream direction reassembled and parsed; 0 = all. Suricata's global
     /// default (1 MiB) would stop parsing long-lived MQTT connections and floods after 1 MiB.
     pub stream_depth: u32,
@@ -64,6 +67,7 @@ impl Default for Config {
             tflite_library: None,
             threshold: None,
             log_features: false,
+            log_anomalies_only: false,
             stream_depth: 0,
         }
     }
@@ -107,6 +111,7 @@ pub const KEYS: &[&str] = &[
     "threshold",
     "log-features",
     "stream-depth",
+    "log-records",
 ];
 
 impl Config {
@@ -182,6 +187,13 @@ impl Config {
                     return Err(err("use p95, p99, p999 or a non-negative number"));
                 }
                 self.threshold = Some(v.to_owned())
+            }
+            "log-records" => {
+                self.log_anomalies_only = match v {
+                    "all" => false,
+                    "anomalies" => true,
+                    _ => return Err(err("use all or anomalies (default all)")),
+                }
             }
             "stream-depth" => {
                 self.stream_depth = parse_size(v)
@@ -272,6 +284,12 @@ mod tests {
         assert!(Config::from_pairs([("log-passwords", "maybe")]).is_err());
         assert!(Config::from_pairs([("source-window", "-1")]).is_err());
         assert!(Config::from_pairs([("backend", "gpu")]).is_err());
+        assert!(Config::from_pairs([("log-records", "some")]).is_err());
+        assert!(
+            Config::from_pairs([("log-records", "anomalies")])
+                .unwrap()
+                .log_anomalies_only
+        );
         assert!(Config::from_pairs([("threshold", "high")]).is_err());
         assert!(Config::from_pairs([("threshold", "-0.1")]).is_err());
         let c = Config::from_pairs([("threshold", "p999"), ("backend", "native")]).unwrap();

@@ -97,6 +97,7 @@ fn main() {
             "scores_independent_of_thread_count",
             cases::thread_count_independent,
         ),
+        ("log_records_anomalies_only", cases::log_anomalies_only),
     ];
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (name, f) in tests {

@@ -1,5 +1,7 @@
 //! Writes one message's `mqtt_ml` object. Field names follow Wireshark's MQTT dissector
 //! (`mqtt.conflag.cleansess` -> `conflag_cleansess`); docs/eve.md documents each one.
+use std::ffi::CStr;
+
 use super::sink::{JsonSink, SinkResult};
 use crate::features::{RawVector, FEATURES};
 use crate::flow::MessageRecord;
@@ -27,13 +29,13 @@ pub fn write_record(
     a: Assessment<'_>,
     opt: RecordOptions,
 ) -> SinkResult {
-    s.open_object("mqtt_ml")?;
+    s.open_object(c"mqtt_ml")?;
     if let Some(sc) = a.scored {
         write_score(s, sc)?;
     }
     write_fields(s, r, opt)?;
     if let Some(f) = a.features {
-        s.open_array("features")?;
+        s.open_array(c"features")?;
         for v in f {
             s.append_float(f64::from(*v))?;
         }
@@ -44,15 +46,15 @@ pub fn write_record(
 
 /// The score first: it is what an analyst reads first.
 fn write_score(s: &mut dyn JsonSink, sc: &Scored) -> SinkResult {
-    s.set_float("score", f64::from(sc.score))?;
-    s.set_float("threshold", f64::from(sc.threshold))?;
-    s.set_bool("anomaly", sc.anomaly)?;
-    s.open_array("top_features")?;
+    s.set_float(c"score", f64::from(sc.score))?;
+    s.set_float(c"threshold", f64::from(sc.threshold))?;
+    s.set_bool(c"anomaly", sc.anomaly)?;
+    s.open_array(c"top_features")?;
     for (i, err) in sc.top {
         if let Some(f) = FEATURES.get(usize::from(i)).filter(|_| err >= 0.0) {
             s.start_object()?;
-            s.set_str("name", f.name)?;
-            s.set_float("error", f64::from(err))?;
+            s.set_str(c"name", f.name)?;
+            s.set_float(c"error", f64::from(err))?;
             s.close()?;
         }
     }
@@ -61,30 +63,30 @@ fn write_score(s: &mut dyn JsonSink, sc: &Scored) -> SinkResult {
 
 fn write_fields(s: &mut dyn JsonSink, r: &MessageRecord, opt: RecordOptions) -> SinkResult {
     let h = &r.msg.header;
-    s.set_uint("msgtype", u64::from(h.msg_type))?;
+    s.set_uint(c"msgtype", u64::from(h.msg_type))?;
     // Type 15 is AUTH in MQTT 5 only; the parser says when it was reserved.
     let name = match r.msg.body {
         Body::Reserved => "reserved",
         _ => type_name(h.msg_type),
     };
-    s.set_str("msgtype_name", name)?;
-    s.set_str("direction", r.ctx.direction.as_str())?;
-    s.set_uint("msg_index", r.ctx.flow.msg_index)?;
-    s.set_uint("hdrflags", u64::from(h.byte))?;
+    s.set_str(c"msgtype_name", name)?;
+    s.set_str(c"direction", r.ctx.direction.as_str())?;
+    s.set_uint(c"msg_index", r.ctx.flow.msg_index)?;
+    s.set_uint(c"hdrflags", u64::from(h.byte))?;
     if h.msg_type == crate::wire::msg_type::PUBLISH {
-        s.set_bool("dupflag", h.dup)?;
-        s.set_uint("qos", u64::from(h.qos))?;
-        s.set_bool("retain", h.retain)?;
+        s.set_bool(c"dupflag", h.dup)?;
+        s.set_uint(c"qos", u64::from(h.qos))?;
+        s.set_bool(c"retain", h.retain)?;
     }
-    s.set_uint("len", u64::from(h.remaining_len))?;
+    s.set_uint(c"len", u64::from(h.remaining_len))?;
     if let Some(id) = r.msg.msgid() {
-        s.set_uint("msgid", u64::from(id))?;
+        s.set_uint(c"msgid", u64::from(id))?;
     }
-    s.set_uint("protocol_version", version_number(r.msg.version))?;
+    s.set_uint(c"protocol_version", version_number(r.msg.version))?;
     write_body(s, &r.msg.body, opt)?;
-    s.set_bool("malformed", r.events.any_malformation())?;
+    s.set_bool(c"malformed", r.events.any_malformation())?;
     if !r.events.is_empty() {
-        s.open_array("events")?;
+        s.open_array(c"events")?;
         for e in r.events.iter() {
             s.append_str(e.name())?;
         }
@@ -107,168 +109,171 @@ fn write_body(s: &mut dyn JsonSink, body: &Body, opt: RecordOptions) -> SinkResu
     match body {
         Body::Connect(c) => write_connect(s, c, opt),
         Body::Connack(c) => {
-            s.set_uint("conack_flags", u64::from(c.flags))?;
-            s.set_bool("conack_flags_sp", c.session_present)?;
-            s.set_bool("conack_flags_reserved", c.reserved != 0)?;
-            s.set_uint("conack_val", u64::from(c.return_code))?;
-            write_properties(s, "properties", c.properties.as_deref())
+            s.set_uint(c"conack_flags", u64::from(c.flags))?;
+            s.set_bool(c"conack_flags_sp", c.session_present)?;
+            s.set_bool(c"conack_flags_reserved", c.reserved != 0)?;
+            s.set_uint(c"conack_val", u64::from(c.return_code))?;
+            write_properties(s, c"properties", c.properties.as_deref())
         }
         Body::Publish(p) => {
-            s.set_uint("topic_len", u64::from(p.topic.len))?;
-            s.set_str("topic", &p.topic.value)?;
-            s.set_uint("msg_len", p.payload_len as u64)?;
-            s.set_str("msg", &printable(&p.payload))?;
+            s.set_uint(c"topic_len", u64::from(p.topic.len))?;
+            s.set_str(c"topic", &p.topic.value)?;
+            s.set_uint(c"msg_len", p.payload_len as u64)?;
+            s.set_str(c"msg", &printable(&p.payload))?;
             if p.payload.len() < p.payload_len {
-                s.set_bool("msg_truncated", true)?;
+                s.set_bool(c"msg_truncated", true)?;
             }
-            write_properties(s, "properties", p.properties.as_deref())
+            write_properties(s, c"properties", p.properties.as_deref())
         }
         Body::Puback(a) | Body::Pubrec(a) | Body::Pubrel(a) | Body::Pubcomp(a) => {
             if let Some(rc) = a.reason_code {
-                s.set_uint("reason_code", u64::from(rc))?;
+                s.set_uint(c"reason_code", u64::from(rc))?;
             }
-            write_properties(s, "properties", a.properties.as_deref())
+            write_properties(s, c"properties", a.properties.as_deref())
         }
         Body::Subscribe(sub) => {
-            s.open_array("sub_topics")?;
+            s.open_array(c"sub_topics")?;
             for t in &sub.topics {
                 s.start_object()?;
-                s.set_str("topic", &t.topic.value)?;
-                s.set_uint("qos", u64::from(t.options & 3))?;
+                s.set_str(c"topic", &t.topic.value)?;
+                s.set_uint(c"qos", u64::from(t.options & 3))?;
                 s.close()?;
             }
             s.close()?;
-            write_properties(s, "properties", sub.properties.as_deref())
+            write_properties(s, c"properties", sub.properties.as_deref())
         }
         Body::Suback(a) => {
-            s.open_array("suback_qos")?;
+            s.open_array(c"suback_qos")?;
             for c in &a.return_codes {
                 s.append_uint(u64::from(*c))?;
             }
             s.close()?;
-            write_properties(s, "properties", a.properties.as_deref())
+            write_properties(s, c"properties", a.properties.as_deref())
         }
         Body::Unsubscribe(u) => {
-            s.open_array("unsub_topics")?;
+            s.open_array(c"unsub_topics")?;
             for t in &u.topics {
                 s.append_str(&t.value)?;
             }
             s.close()?;
-            write_properties(s, "properties", u.properties.as_deref())
+            write_properties(s, c"properties", u.properties.as_deref())
         }
         Body::Unsuback(u) => {
             if !u.reason_codes.is_empty() {
-                s.open_array("reason_codes")?;
+                s.open_array(c"reason_codes")?;
                 for c in &u.reason_codes {
                     s.append_uint(u64::from(*c))?;
                 }
                 s.close()?;
             }
-            write_properties(s, "properties", u.properties.as_deref())
+            write_properties(s, c"properties", u.properties.as_deref())
         }
         Body::Disconnect(d) => {
             if let Some(rc) = d.reason_code {
-                s.set_uint("reason_code", u64::from(rc))?;
+                s.set_uint(c"reason_code", u64::from(rc))?;
             }
-            write_properties(s, "properties", d.properties.as_deref())
+            write_properties(s, c"properties", d.properties.as_deref())
         }
         Body::Auth(a) => {
             if let Some(rc) = a.reason_code {
-                s.set_uint("reason_code", u64::from(rc))?;
+                s.set_uint(c"reason_code", u64::from(rc))?;
             }
-            write_properties(s, "properties", a.properties.as_deref())
+            write_properties(s, c"properties", a.properties.as_deref())
         }
         Body::Pingreq | Body::Pingresp | Body::Reserved | Body::Unparsed => Ok(()),
     }
 }
 
 fn write_connect(s: &mut dyn JsonSink, c: &Connect, opt: RecordOptions) -> SinkResult {
-    s.set_uint("proto_len", u64::from(c.proto_len))?;
-    s.set_str("protoname", &c.protoname)?;
-    s.set_uint("ver", u64::from(c.ver))?;
-    s.set_uint("conflags", u64::from(c.conflags))?;
-    s.set_bool("conflag_reserved", c.reserved_flag())?;
-    s.set_bool("conflag_cleansess", c.clean_session())?;
-    s.set_bool("conflag_willflag", c.will_flag())?;
-    s.set_uint("conflag_qos", u64::from(c.will_qos()))?;
-    s.set_bool("conflag_retain", c.will_retain())?;
-    s.set_bool("conflag_passwd", c.password_flag())?;
-    s.set_bool("conflag_uname", c.username_flag())?;
-    s.set_uint("kalive", u64::from(c.keep_alive))?;
+    s.set_uint(c"proto_len", u64::from(c.proto_len))?;
+    s.set_str(c"protoname", &c.protoname)?;
+    s.set_uint(c"ver", u64::from(c.ver))?;
+    s.set_uint(c"conflags", u64::from(c.conflags))?;
+    s.set_bool(c"conflag_reserved", c.reserved_flag())?;
+    s.set_bool(c"conflag_cleansess", c.clean_session())?;
+    s.set_bool(c"conflag_willflag", c.will_flag())?;
+    s.set_uint(c"conflag_qos", u64::from(c.will_qos()))?;
+    s.set_bool(c"conflag_retain", c.will_retain())?;
+    s.set_bool(c"conflag_passwd", c.password_flag())?;
+    s.set_bool(c"conflag_uname", c.username_flag())?;
+    s.set_uint(c"kalive", u64::from(c.keep_alive))?;
     if let Some(id) = &c.client_id {
-        s.set_uint("clientid_len", u64::from(id.len))?;
-        s.set_str("clientid", &id.value)?;
+        s.set_uint(c"clientid_len", u64::from(id.len))?;
+        s.set_str(c"clientid", &id.value)?;
     }
     if let Some(t) = &c.will_topic {
-        s.set_uint("willtopic_len", u64::from(t.len))?;
-        s.set_str("willtopic", &t.value)?;
+        s.set_uint(c"willtopic_len", u64::from(t.len))?;
+        s.set_str(c"willtopic", &t.value)?;
     }
     if let Some(m) = &c.will_msg {
-        s.set_uint("willmsg_len", u64::from(m.len))?;
-        s.set_str("willmsg", &printable(&m.data))?;
+        s.set_uint(c"willmsg_len", u64::from(m.len))?;
+        s.set_str(c"willmsg", &printable(&m.data))?;
     }
     if let Some(u) = &c.username {
-        s.set_uint("username_len", u64::from(u.len))?;
-        s.set_str("username", &u.value)?;
+        s.set_uint(c"username_len", u64::from(u.len))?;
+        s.set_str(c"username", &u.value)?;
     }
     if let Some(p) = &c.password {
-        s.set_uint("passwd_len", u64::from(p.len))?;
+        s.set_uint(c"passwd_len", u64::from(p.len))?;
         if opt.log_passwords {
-            s.set_str("passwd", &String::from_utf8_lossy(&p.data))?;
+            s.set_str(c"passwd", &String::from_utf8_lossy(&p.data))?;
         }
     }
-    write_properties(s, "properties", c.properties.as_deref())?;
-    write_properties(s, "will_properties", c.will_properties.as_deref())
+    write_properties(s, c"properties", c.properties.as_deref())?;
+    write_properties(s, c"will_properties", c.will_properties.as_deref())
 }
 
-fn write_properties(s: &mut dyn JsonSink, key: &str, p: Option<&Properties>) -> SinkResult {
+fn write_properties(s: &mut dyn JsonSink, key: &CStr, p: Option<&Properties>) -> SinkResult {
     let Some(p) = p else { return Ok(()) };
     s.open_object(key)?;
-    s.set_uint("property_len", u64::from(p.property_len))?;
+    s.set_uint(c"property_len", u64::from(p.property_len))?;
     let u8s = [
-        ("payload_format_indicator", p.payload_format_indicator),
-        ("request_problem_information", p.request_problem_information),
+        (c"payload_format_indicator", p.payload_format_indicator),
         (
-            "request_response_information",
+            c"request_problem_information",
+            p.request_problem_information,
+        ),
+        (
+            c"request_response_information",
             p.request_response_information,
         ),
-        ("maximum_qos", p.maximum_qos),
-        ("retain_available", p.retain_available),
+        (c"maximum_qos", p.maximum_qos),
+        (c"retain_available", p.retain_available),
         (
-            "wildcard_subscription_available",
+            c"wildcard_subscription_available",
             p.wildcard_subscription_available,
         ),
         (
-            "subscription_identifier_available",
+            c"subscription_identifier_available",
             p.subscription_identifier_available,
         ),
         (
-            "shared_subscription_available",
+            c"shared_subscription_available",
             p.shared_subscription_available,
         ),
     ];
     let u16s = [
-        ("correlation_data_len", p.correlation_data_len),
-        ("server_keep_alive", p.server_keep_alive),
-        ("authentication_data_len", p.authentication_data_len),
-        ("receive_maximum", p.receive_maximum),
-        ("topic_alias_maximum", p.topic_alias_maximum),
-        ("topic_alias", p.topic_alias),
+        (c"correlation_data_len", p.correlation_data_len),
+        (c"server_keep_alive", p.server_keep_alive),
+        (c"authentication_data_len", p.authentication_data_len),
+        (c"receive_maximum", p.receive_maximum),
+        (c"topic_alias_maximum", p.topic_alias_maximum),
+        (c"topic_alias", p.topic_alias),
     ];
     let u32s = [
-        ("message_expiry_interval", p.message_expiry_interval),
-        ("session_expiry_interval", p.session_expiry_interval),
-        ("will_delay_interval", p.will_delay_interval),
-        ("maximum_packet_size", p.maximum_packet_size),
+        (c"message_expiry_interval", p.message_expiry_interval),
+        (c"session_expiry_interval", p.session_expiry_interval),
+        (c"will_delay_interval", p.will_delay_interval),
+        (c"maximum_packet_size", p.maximum_packet_size),
     ];
     let strs = [
-        ("content_type", &p.content_type),
-        ("response_topic", &p.response_topic),
-        ("assigned_client_identifier", &p.assigned_client_identifier),
-        ("authentication_method", &p.authentication_method),
-        ("response_information", &p.response_information),
-        ("server_reference", &p.server_reference),
-        ("reason_string", &p.reason_string),
+        (c"content_type", &p.content_type),
+        (c"response_topic", &p.response_topic),
+        (c"assigned_client_identifier", &p.assigned_client_identifier),
+        (c"authentication_method", &p.authentication_method),
+        (c"response_information", &p.response_information),
+        (c"server_reference", &p.server_reference),
+        (c"reason_string", &p.reason_string),
     ];
     for (k, v) in u8s {
         if let Some(v) = v {
@@ -291,18 +296,18 @@ fn write_properties(s: &mut dyn JsonSink, key: &str, p: Option<&Properties>) -> 
         }
     }
     if !p.subscription_identifiers.is_empty() {
-        s.open_array("subscription_identifier")?;
+        s.open_array(c"subscription_identifier")?;
         for id in &p.subscription_identifiers {
             s.append_uint(u64::from(*id))?;
         }
         s.close()?;
     }
     if !p.user_properties.is_empty() {
-        s.open_array("user_properties")?;
+        s.open_array(c"user_properties")?;
         for (k, v) in &p.user_properties {
             s.start_object()?;
-            s.set_str("key", k)?;
-            s.set_str("value", v)?;
+            s.set_str(c"key", k)?;
+            s.set_str(c"value", v)?;
             s.close()?;
         }
         s.close()?;
@@ -312,27 +317,27 @@ fn write_properties(s: &mut dyn JsonSink, key: &str, p: Option<&Properties>) -> 
 
 fn write_context(s: &mut dyn JsonSink, r: &MessageRecord) -> SinkResult {
     let c = &r.ctx;
-    s.open_object("tcp")?;
-    s.set_uint("flags", u64::from(c.tcp_flags))?;
-    s.set_uint("len", u64::from(c.tcp_len))?;
-    s.set_float("ts", c.ts_seconds())?;
-    s.set_bool("timed_by_packet", c.timed_by_packet)?;
+    s.open_object(c"tcp")?;
+    s.set_uint(c"flags", u64::from(c.tcp_flags))?;
+    s.set_uint(c"len", u64::from(c.tcp_len))?;
+    s.set_float(c"ts", c.ts_seconds())?;
+    s.set_bool(c"timed_by_packet", c.timed_by_packet)?;
     s.close()?;
     let f = &c.flow;
-    s.open_object("flow")?;
-    s.set_float("time_delta", f.time_delta)?;
-    s.set_float("time_relative", f.time_relative)?;
-    s.set_float("duration", f.duration)?;
-    s.set_uint("msg_count", f.msg_index)?;
-    s.set_uint("msg_count_ts", f.msg_count_ts)?;
-    s.set_uint("msg_count_tc", f.msg_count_tc)?;
-    s.set_uint("failed_auth", f.failed_auth)?;
-    s.set_float("failed_auth_rate", f.failed_auth_rate)?;
-    s.set_uint("pending_qos2", f.pending_qos2)?;
+    s.open_object(c"flow")?;
+    s.set_float(c"time_delta", f.time_delta)?;
+    s.set_float(c"time_relative", f.time_relative)?;
+    s.set_float(c"duration", f.duration)?;
+    s.set_uint(c"msg_count", f.msg_index)?;
+    s.set_uint(c"msg_count_ts", f.msg_count_ts)?;
+    s.set_uint(c"msg_count_tc", f.msg_count_tc)?;
+    s.set_uint(c"failed_auth", f.failed_auth)?;
+    s.set_float(c"failed_auth_rate", f.failed_auth_rate)?;
+    s.set_uint(c"pending_qos2", f.pending_qos2)?;
     s.close()?;
-    s.open_object("src")?;
-    s.set_uint("connects", u64::from(c.source.connects))?;
-    s.set_uint("failed_auth", u64::from(c.source.failed_auth))?;
+    s.open_object(c"src")?;
+    s.set_uint(c"connects", u64::from(c.source.connects))?;
+    s.set_uint(c"failed_auth", u64::from(c.source.failed_auth))?;
     s.close()
 }
 

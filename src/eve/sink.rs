@@ -1,4 +1,6 @@
 //! A minimal JSON writer interface: what the record needs, nothing more.
+use std::ffi::CStr;
+
 use serde_json::{Map, Value};
 
 /// The builder refused a write (out of memory, or misuse such as closing too often).
@@ -7,17 +9,19 @@ pub struct SinkError;
 
 pub type SinkResult = Result<(), SinkError>;
 
-/// A JSON document under construction. Keys are plain ASCII identifiers.
+/// A JSON document under construction. Keys are C string literals (`c"msgtype"`): the record
+/// writes about sixty per message, and Suricata's builder takes NUL-terminated keys, so static
+/// ones cost no allocation.
 pub trait JsonSink {
-    fn open_object(&mut self, key: &str) -> SinkResult;
-    fn open_array(&mut self, key: &str) -> SinkResult;
+    fn open_object(&mut self, key: &CStr) -> SinkResult;
+    fn open_array(&mut self, key: &CStr) -> SinkResult;
     /// Starts an object as the next element of the open array.
     fn start_object(&mut self) -> SinkResult;
     fn close(&mut self) -> SinkResult;
-    fn set_str(&mut self, key: &str, val: &str) -> SinkResult;
-    fn set_uint(&mut self, key: &str, val: u64) -> SinkResult;
-    fn set_float(&mut self, key: &str, val: f64) -> SinkResult;
-    fn set_bool(&mut self, key: &str, val: bool) -> SinkResult;
+    fn set_str(&mut self, key: &CStr, val: &str) -> SinkResult;
+    fn set_uint(&mut self, key: &CStr, val: u64) -> SinkResult;
+    fn set_float(&mut self, key: &CStr, val: f64) -> SinkResult;
+    fn set_bool(&mut self, key: &CStr, val: bool) -> SinkResult;
     fn append_str(&mut self, val: &str) -> SinkResult;
     fn append_uint(&mut self, val: u64) -> SinkResult;
     fn append_float(&mut self, val: f64) -> SinkResult;
@@ -65,15 +69,18 @@ impl ValueSink {
     }
 }
 
+fn text(key: &CStr) -> String {
+    key.to_string_lossy().into_owned()
+}
+
 impl JsonSink for ValueSink {
-    fn open_object(&mut self, key: &str) -> SinkResult {
+    fn open_object(&mut self, key: &CStr) -> SinkResult {
         self.stack
-            .push((Some(key.to_owned()), Value::Object(Map::new())));
+            .push((Some(text(key)), Value::Object(Map::new())));
         Ok(())
     }
-    fn open_array(&mut self, key: &str) -> SinkResult {
-        self.stack
-            .push((Some(key.to_owned()), Value::Array(Vec::new())));
+    fn open_array(&mut self, key: &CStr) -> SinkResult {
+        self.stack.push((Some(text(key)), Value::Array(Vec::new())));
         Ok(())
     }
     fn start_object(&mut self) -> SinkResult {
@@ -87,17 +94,17 @@ impl JsonSink for ValueSink {
         let (key, v) = self.stack.pop().ok_or(SinkError)?;
         self.put(key.as_deref(), v)
     }
-    fn set_str(&mut self, key: &str, val: &str) -> SinkResult {
-        self.put(Some(key), Value::from(val))
+    fn set_str(&mut self, key: &CStr, val: &str) -> SinkResult {
+        self.put(Some(&text(key)), Value::from(val))
     }
-    fn set_uint(&mut self, key: &str, val: u64) -> SinkResult {
-        self.put(Some(key), Value::from(val))
+    fn set_uint(&mut self, key: &CStr, val: u64) -> SinkResult {
+        self.put(Some(&text(key)), Value::from(val))
     }
-    fn set_float(&mut self, key: &str, val: f64) -> SinkResult {
-        self.put(Some(key), Value::from(val))
+    fn set_float(&mut self, key: &CStr, val: f64) -> SinkResult {
+        self.put(Some(&text(key)), Value::from(val))
     }
-    fn set_bool(&mut self, key: &str, val: bool) -> SinkResult {
-        self.put(Some(key), Value::from(val))
+    fn set_bool(&mut self, key: &CStr, val: bool) -> SinkResult {
+        self.put(Some(&text(key)), Value::from(val))
     }
     fn append_str(&mut self, val: &str) -> SinkResult {
         self.put(None, Value::from(val))

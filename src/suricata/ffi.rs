@@ -128,6 +128,12 @@ impl AppLayerTxData {
         }
     }
 
+    /// Keeps Suricata's transaction loggers (EVE `mqtt_ml` records) off this transaction; alerts
+    /// still log its object. Bit 0 of the log flags is Suricata's CONFIG_TYPE_TX.
+    pub fn skip_logging(&mut self) {
+        self.config_log_flags |= 1;
+    }
+
     pub fn set_event(&mut self, event: u8) {
         // SAFETY: `events` is null or a list Suricata allocated for this tx.
         unsafe { AppLayerDecoderEventsSetEventRaw(&mut self.events, event) }

@@ -1,5 +1,5 @@
 //! Suricata's log (SCLogMessage) and EVE output: the JsonBuilder adapter and the tx logger.
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::raw::c_void;
 
 use suricata_sys::jsonbuilder::*;
@@ -31,11 +31,6 @@ pub fn sclog(level: i32, message: &str) {
 /// Suricata's JsonBuilder as a `JsonSink`.
 struct Builder(*mut SCJsonBuilder);
 
-fn key(k: &str) -> CString {
-    // Keys are fixed ASCII identifiers from eve::record.
-    CString::new(k).unwrap_or_default()
-}
-
 fn check(ok: bool) -> Result<(), SinkError> {
     if ok {
         Ok(())
@@ -48,11 +43,11 @@ fn check(ok: bool) -> Result<(), SinkError> {
 // every string pointer outlives its call; string values go through the byte-length API so they
 // need no NUL terminator and may hold any bytes (JsonBuilder escapes them).
 impl JsonSink for Builder {
-    fn open_object(&mut self, k: &str) -> Result<(), SinkError> {
-        check(unsafe { SCJbOpenObject(self.0, key(k).as_ptr()) })
+    fn open_object(&mut self, k: &CStr) -> Result<(), SinkError> {
+        check(unsafe { SCJbOpenObject(self.0, k.as_ptr()) })
     }
-    fn open_array(&mut self, k: &str) -> Result<(), SinkError> {
-        check(unsafe { SCJbOpenArray(self.0, key(k).as_ptr()) })
+    fn open_array(&mut self, k: &CStr) -> Result<(), SinkError> {
+        check(unsafe { SCJbOpenArray(self.0, k.as_ptr()) })
     }
     fn start_object(&mut self) -> Result<(), SinkError> {
         check(unsafe { SCJbStartObject(self.0) })
@@ -60,22 +55,22 @@ impl JsonSink for Builder {
     fn close(&mut self) -> Result<(), SinkError> {
         check(unsafe { SCJbClose(self.0) })
     }
-    fn set_str(&mut self, k: &str, v: &str) -> Result<(), SinkError> {
+    fn set_str(&mut self, k: &CStr, v: &str) -> Result<(), SinkError> {
         // The byte-length API refuses empty values (e.g. an MQTT 5 topic sent as an alias).
         if v.is_empty() {
-            return check(unsafe { SCJbSetString(self.0, key(k).as_ptr(), c"".as_ptr()) });
+            return check(unsafe { SCJbSetString(self.0, k.as_ptr(), c"".as_ptr()) });
         }
         let len = u32::try_from(v.len()).map_err(|_| SinkError)?;
-        check(unsafe { SCJbSetStringFromBytes(self.0, key(k).as_ptr(), v.as_ptr(), len) })
+        check(unsafe { SCJbSetStringFromBytes(self.0, k.as_ptr(), v.as_ptr(), len) })
     }
-    fn set_uint(&mut self, k: &str, v: u64) -> Result<(), SinkError> {
-        check(unsafe { SCJbSetUint(self.0, key(k).as_ptr(), v) })
+    fn set_uint(&mut self, k: &CStr, v: u64) -> Result<(), SinkError> {
+        check(unsafe { SCJbSetUint(self.0, k.as_ptr(), v) })
     }
-    fn set_float(&mut self, k: &str, v: f64) -> Result<(), SinkError> {
-        check(unsafe { SCJbSetFloat(self.0, key(k).as_ptr(), v) })
+    fn set_float(&mut self, k: &CStr, v: f64) -> Result<(), SinkError> {
+        check(unsafe { SCJbSetFloat(self.0, k.as_ptr(), v) })
     }
-    fn set_bool(&mut self, k: &str, v: bool) -> Result<(), SinkError> {
-        check(unsafe { SCJbSetBool(self.0, key(k).as_ptr(), v) })
+    fn set_bool(&mut self, k: &CStr, v: bool) -> Result<(), SinkError> {
+        check(unsafe { SCJbSetBool(self.0, k.as_ptr(), v) })
     }
     fn append_str(&mut self, v: &str) -> Result<(), SinkError> {
         if v.is_empty() {

@@ -67,6 +67,9 @@ impl MqttState {
         for e in tx.record.events.iter() {
             tx.tx_data.set_event(e.id());
         }
+        if cfg.log_anomalies_only && !tx.scored.is_some_and(|s| s.anomaly) {
+            tx.tx_data.skip_logging();
+        }
         self.txs.push_back(tx);
     }
 

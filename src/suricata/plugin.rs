@@ -72,6 +72,8 @@ extern "C" fn init() {
             if let Err(e) = scoring::load(cfg) {
                 fail(&e);
             }
+        } else if cfg.log_anomalies_only {
+            fail("log-records: anomalies needs scoring: set scoring: yes or log-records: all");
         } else {
             sclog(
                 LOG_NOTICE,

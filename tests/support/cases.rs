@@ -616,3 +616,58 @@ pub fn thread_count_independent(env: &Env) -> Outcome {
         a.len()
     ))
 }
+
+/// `log-records: anomalies` writes records for anomalous messages only, and alerts still work.
+pub fn log_anomalies_only(env: &Env) -> Outcome {
+    let p = env.pcap("gen-malaria-a.pcap");
+    let rules = env.root.join("suricata-rules/mqtt-ml.rules");
+    let rules = rules.to_str().unwrap_or_default();
+    let all = env.run("records-all", &p, &["-S", rules]);
+    ensure!(all.ok(), "{}", all.describe());
+    let anomalous = all
+        .records()
+        .iter()
+        .filter(|r| r["mqtt_ml"]["anomaly"] == true)
+        .count();
+    let only = "app-layer.protocols.mqtt-ml.log-records=anomalies";
+    let some = env.run("records-anomalies", &p, &["-S", rules, "--set", only]);
+    ensure!(some.ok(), "{}", some.describe());
+    let recs = some.records();
+    ensure!(
+        recs.iter().all(|r| r["mqtt_ml"]["anomaly"] == true),
+        "a non-anomalous record was logged"
+    );
+    // Compared within the run: a message parsed at the end-of-capture flush may score slightly
+    // differently from one run to the next (see docs/performance.md).
+    let stats = some.eve().into_iter().rfind(|r| r["event_type"] == "stats");
+    let counted = stats
+        .as_ref()
+        .and_then(|s| s["stats"]["mqtt_ml"]["anomalies"].as_u64());
+    ensure!(
+        counted == Some(recs.len() as u64),
+        "{} records, {counted:?} anomalies counted",
+        recs.len()
+    );
+    ensure!(
+        anomalous > 0 && recs.len() < all.records().len(),
+        "nothing was left out"
+    );
+    ensure!(
+        some.alerts().len() == all.alerts().len(),
+        "alerts changed: {} vs {}",
+        some.alerts().len(),
+        all.alerts().len()
+    );
+    let noscore = "app-layer.protocols.mqtt-ml.scoring=no";
+    let bad = env.check("records-noscore", &["--set", only, "--set", noscore]);
+    ensure!(
+        bad.code == Some(1) && bad.output.contains("needs scoring"),
+        "{}",
+        bad.describe()
+    );
+    Outcome::Pass(format!(
+        "{} of {} records written",
+        recs.len(),
+        all.records().len()
+    ))
+}
