@@ -337,8 +337,9 @@ pub unsafe extern "C" fn register() {
         );
         return;
     }
-    // Suricata keeps the pointer for the process's life.
-    let parser: &'static RustParser = Box::leak(Box::new(parser_definition()));
+    // Suricata copies the definition's fields; the strings it points to are static.
+    let definition = parser_definition();
+    let parser = &definition;
     let alproto = AppLayerRegisterProtocolDetection(parser, 1);
     plugin::set_alproto(alproto);
     for pattern in [c"|00 04|MQTT", c"|00 06|MQIsdp"] {

@@ -115,7 +115,9 @@ extern "C" fn init() {
     if unsafe { ffi::mqtt_ml_shim_init() } != 0 {
         fail("could not register flow storage or the packet callback; is this Suricata 8.0.7?");
     }
-    let plugin = SCAppLayerPlugin {
+    // Suricata copies what it needs (function pointers, static names) and keeps no pointer to
+    // the struct itself, so it lives on the stack.
+    let mut plugin = SCAppLayerPlugin {
         name: parser::PROTO_NAME.as_ptr(),
         Register: Some(parser::register),
         KeywordsRegister: Some(detect::register),
@@ -124,8 +126,8 @@ extern "C" fn init() {
         dir: SCOutputJsonLogDirection::LOG_DIR_FLOW as u8,
         Logger: Some(log::log_tx),
     };
-    // SAFETY: Suricata keeps the pointer for the life of the process.
-    if unsafe { SCPluginRegisterAppLayer(Box::into_raw(Box::new(plugin))) } != 0 {
+    // SAFETY: a valid struct for the duration of the call; its strings are static.
+    if unsafe { SCPluginRegisterAppLayer(&mut plugin) } != 0 {
         fail("Suricata refused to register the app-layer plugin");
     }
     sclog(

@@ -39,7 +39,15 @@ fn class_of(alert: &Value) -> String {
 
 fn alerts(env: &Env, name: &str, pcap: &Path) -> Result<Vec<Value>, Outcome> {
     let r = rules(env);
-    let run = env.run(name, pcap, &["-S", r.to_str().unwrap_or_default()]);
+    // Address-pair scheduling keeps each client's connections on one worker, so per-client
+    // counts (and therefore alerts) do not depend on thread timing.
+    let args = [
+        "-S",
+        r.to_str().unwrap_or_default(),
+        "--set",
+        "autofp-scheduler=ippair",
+    ];
+    let run = env.run(name, pcap, &args);
     if !run.ok() {
         return Err(Outcome::Fail(format!("{name}: {}", run.describe())));
     }
@@ -85,15 +93,17 @@ pub fn shipped_rules(env: &Env) -> Outcome {
                 a["flow"]["src_port"].as_u64().unwrap_or(0),
             );
             let label = labels.get(&key).map(String::as_str).unwrap_or("?");
-            ensure!(
-                label != "benign",
-                "gen-{class}-a.pcap: rule {} fired on benign connection {key:?}",
-                a["alert"]["signature_id"]
-            );
             let c = class_of(a);
+            // The graded rules count anomalies per client address. In these captures the
+            // attacker and the benign background clients share 127.0.0.1, so a graded alert can
+            // land on any of them; the class rules must still hit their own attack only.
+            if c == "anomaly" {
+                continue;
+            }
             ensure!(
-                c == "anomaly" || c == label,
-                "gen-{class}-a.pcap: {c} rule fired on a {label} connection"
+                c == label,
+                "gen-{class}-a.pcap: {c} rule {} fired on a {label} connection {key:?}",
+                a["alert"]["signature_id"]
             );
         }
         report.push(format!("{class} {}", mine.len()));
