@@ -46,6 +46,30 @@ pub(super) fn arg(raw: *const c_char) -> Option<String> {
     Some(s).filter(|s| !s.is_empty())
 }
 
+/// Attaches `value` to the rule as keyword `kw`'s match context on `list`; frees it again when
+/// Suricata refuses. Returns the setup result.
+pub(super) unsafe fn append_ctx<T>(
+    de: *mut DetectEngineCtx,
+    s: *mut Signature,
+    kw: u16,
+    list: i32,
+    value: T,
+) -> c_int {
+    let ctx = Box::into_raw(Box::new(value)) as *mut SigMatchCtx;
+    if SCSigMatchAppendSMToList(de, s, kw, ctx, list).is_null() {
+        drop(Box::from_raw(ctx as *mut T));
+        return -1;
+    }
+    0
+}
+
+/// Free callback for a context made by `append_ctx::<T>`.
+pub(super) unsafe extern "C" fn free_ctx<T>(_de: *mut DetectEngineCtx, ctx: *mut c_void) {
+    if !ctx.is_null() {
+        drop(Box::from_raw(ctx as *mut T));
+    }
+}
+
 /// Common start of every setup: the rule is about this protocol, and there is a model.
 unsafe fn setup_common(s: *mut Signature, kw: &str) -> bool {
     if scoring::engine().is_none() {
@@ -156,19 +180,8 @@ unsafe extern "C" fn anomaly_setup(
             }
         },
     };
-    let ctx = Box::into_raw(Box::new(threshold)) as *mut SigMatchCtx;
     let kw = ANOMALY_KW.load(Relaxed);
-    if SCSigMatchAppendSMToList(de, s, kw, ctx, ANOMALY_LIST.load(Relaxed)).is_null() {
-        drop(Box::from_raw(ctx as *mut f32));
-        return -1;
-    }
-    0
-}
-
-unsafe extern "C" fn anomaly_free(_de: *mut DetectEngineCtx, ctx: *mut c_void) {
-    if !ctx.is_null() {
-        drop(Box::from_raw(ctx as *mut f32));
-    }
+    append_ctx(de, s, kw, ANOMALY_LIST.load(Relaxed), threshold)
 }
 
 unsafe extern "C" fn anomaly_match(
@@ -225,7 +238,7 @@ pub unsafe extern "C" fn register() {
         url: c"docs/rules.md".as_ptr(),
         flags: SIGMATCH_OPTIONAL_OPT,
         Setup: Some(anomaly_setup),
-        Free: Some(anomaly_free),
+        Free: Some(free_ctx::<f32>),
         AppLayerTxMatch: Some(anomaly_match),
     };
     ANOMALY_KW.store(SCDetectHelperKeywordRegister(&anomaly), Relaxed);

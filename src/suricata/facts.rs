@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicI32, AtomicU16, Ordering::Relaxed};
 
 use suricata_sys::sys::{
     DetectEngineCtx, DetectEngineThreadCtx, SCDetectHelperBufferRegister,
-    SCDetectHelperKeywordRegister, SCDetectSignatureSetAppProto, SCSigMatchAppendSMToList,
-    SCSigTableAppLiteElmt, SigMatchCtx, Signature,
+    SCDetectHelperKeywordRegister, SCDetectSignatureSetAppProto, SCSigTableAppLiteElmt,
+    SigMatchCtx, Signature,
 };
 
-use super::detect::arg;
+use super::detect::{append_ctx, arg, free_ctx};
 use super::ffi::{
     Flow, SCDetectF64Free, SCDetectF64Match, SCDetectF64Parse, STREAM_TOCLIENT, STREAM_TOSERVER,
 };
@@ -153,6 +153,13 @@ struct FactCtx {
     cmp: *mut c_void,
 }
 
+impl Drop for FactCtx {
+    fn drop(&mut self) {
+        // SAFETY: `cmp` came from SCDetectF64Parse and is freed once, here.
+        unsafe { SCDetectF64Free(self.cmp) }
+    }
+}
+
 static FACT_KW: [AtomicU16; 13] = [const { AtomicU16::new(0) }; 13];
 static TOP_KW: AtomicU16 = AtomicU16::new(0);
 static LIST: AtomicI32 = AtomicI32::new(-1);
@@ -184,14 +191,8 @@ unsafe fn fact_setup(
         );
         return -1;
     }
-    let ctx = Box::into_raw(Box::new(FactCtx { fact, cmp })) as *mut SigMatchCtx;
-    if SCSigMatchAppendSMToList(de, s, FACT_KW[i].load(Relaxed), ctx, LIST.load(Relaxed)).is_null()
-    {
-        let b = Box::from_raw(ctx as *mut FactCtx);
-        SCDetectF64Free(b.cmp);
-        return -1;
-    }
-    0
+    let kw = FACT_KW[i].load(Relaxed);
+    append_ctx(de, s, kw, LIST.load(Relaxed), FactCtx { fact, cmp })
 }
 
 macro_rules! setups {
@@ -219,13 +220,6 @@ setups!(
     s11 = 11,
     s12 = 12
 );
-
-unsafe extern "C" fn fact_free(_de: *mut DetectEngineCtx, ctx: *mut c_void) {
-    if !ctx.is_null() {
-        let b = Box::from_raw(ctx as *mut FactCtx);
-        SCDetectF64Free(b.cmp);
-    }
-}
 
 unsafe extern "C" fn fact_match(
     _det: *mut DetectEngineThreadCtx,
@@ -267,18 +261,7 @@ unsafe extern "C" fn top_setup(
         );
         return -1;
     };
-    let ctx = Box::into_raw(Box::new(i as u8)) as *mut SigMatchCtx;
-    if SCSigMatchAppendSMToList(de, s, TOP_KW.load(Relaxed), ctx, LIST.load(Relaxed)).is_null() {
-        drop(Box::from_raw(ctx as *mut u8));
-        return -1;
-    }
-    0
-}
-
-unsafe extern "C" fn top_free(_de: *mut DetectEngineCtx, ctx: *mut c_void) {
-    if !ctx.is_null() {
-        drop(Box::from_raw(ctx as *mut u8));
-    }
+    append_ctx(de, s, TOP_KW.load(Relaxed), LIST.load(Relaxed), i as u8)
 }
 
 unsafe extern "C" fn top_match(
@@ -311,7 +294,7 @@ pub unsafe fn register() {
             url: c"docs/rules.md".as_ptr(),
             flags: 0,
             Setup: Some(SETUPS[i]),
-            Free: Some(fact_free),
+            Free: Some(free_ctx::<FactCtx>),
             AppLayerTxMatch: Some(fact_match),
         };
         FACT_KW[i].store(SCDetectHelperKeywordRegister(&kw), Relaxed);
@@ -322,7 +305,7 @@ pub unsafe fn register() {
         url: c"docs/rules.md".as_ptr(),
         flags: 0,
         Setup: Some(top_setup),
-        Free: Some(top_free),
+        Free: Some(free_ctx::<u8>),
         AppLayerTxMatch: Some(top_match),
     };
     TOP_KW.store(SCDetectHelperKeywordRegister(&top), Relaxed);

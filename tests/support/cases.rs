@@ -275,19 +275,10 @@ pub fn builtin_keywords_rejected(env: &Env) -> Outcome {
 /// The shipped event rules all load, and malformed captures fire the expected ones.
 pub fn event_rules(env: &Env) -> Outcome {
     let rules = env.root.join("suricata-rules/mqtt-ml-events.rules");
-    let n_rules = std::fs::read_to_string(&rules)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.starts_with("alert"))
-        .count();
-    let check = env.check("events-load", &["-S", rules.to_str().unwrap(), "-v"]);
-    ensure!(check.ok(), "{}", check.describe());
-    let loaded = format!("{n_rules} rules successfully loaded");
-    ensure!(
-        check.output.contains(&loaded),
-        "expected '{loaded}': {}",
-        check.describe()
-    );
+    let n_rules = match env.rules_all_load("events-load", &rules) {
+        Ok(n) => n,
+        Err(e) => return Outcome::Fail(e),
+    };
 
     let cases: &[(&str, &str)] = &[
         ("mqtt-events-invalid-qos__input.pcap", "invalid_qos"),
@@ -384,11 +375,7 @@ pub fn yaml_include(env: &Env) -> Outcome {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let eve = std::fs::read_to_string(dir.join("eve.json")).unwrap_or_default();
-    let n = eve
-        .lines()
-        .filter(|l| l.contains("\"event_type\":\"mqtt_ml\""))
-        .count();
+    let n = super::mqtt_ml_records_in(&dir);
     ensure!(n > 0, "no mqtt_ml records with the include");
     Outcome::Pass(format!("{n} records"))
 }
@@ -414,11 +401,7 @@ pub fn wrapper(env: &Env) -> Outcome {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let eve = std::fs::read_to_string(dir.join("eve.json")).unwrap_or_default();
-    let n = eve
-        .lines()
-        .filter(|l| l.contains("\"event_type\":\"mqtt_ml\""))
-        .count();
+    let n = super::mqtt_ml_records_in(&dir);
     ensure!(n > 0, "no records through the wrapper");
     let bad = Command::new(&env.wrapper)
         .args(["--plugin", "/nonexistent.so", "-V"])

@@ -131,6 +131,22 @@ impl Env {
         )
     }
 
+    /// `suricata -T` with `rules`: every `alert` line of the file must load. Returns how many.
+    pub fn rules_all_load(&self, name: &str, rules: &Path) -> Result<usize, String> {
+        let n = std::fs::read_to_string(rules)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("alert"))
+            .count();
+        let check = self.check(name, &["-S", rules.to_str().unwrap_or_default(), "-v"]);
+        let loaded = format!("{n} rules successfully loaded");
+        if check.ok() && check.output.contains(&loaded) {
+            Ok(n)
+        } else {
+            Err(format!("expected '{loaded}': {}", check.describe()))
+        }
+    }
+
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let p = self.tmp.join(name);
         std::fs::write(&p, text).expect("write file");
@@ -191,6 +207,15 @@ fn which(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
+}
+
+/// How many `mqtt_ml` records an output directory's eve.json holds.
+pub fn mqtt_ml_records_in(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("eve.json"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"event_type\":\"mqtt_ml\""))
+        .count()
 }
 
 pub struct Run {
