@@ -47,6 +47,9 @@ from keras import layers  # noqa: E402
 warnings.filterwarnings("ignore", category=UserWarning)
 
 REPO = Path(__file__).resolve().parent.parent
+# The architecture comes from the training code, so test models are shaped like shipped ones.
+sys.path.insert(0, str(REPO))
+from training.model import build  # noqa: E402
 
 
 def to_tflite(model: keras.Model, int8_io_samples=None) -> bytes:
@@ -70,20 +73,7 @@ def op_names(flatbuffer: bytes) -> list:
 
 def autoencoder(width: int, seed: int) -> keras.Model:
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(width,), dtype="float32"),
-            layers.Dense(16, activation="relu"),
-            layers.BatchNormalization(),
-            layers.Dropout(0.2),
-            layers.Dense(8, activation="relu"),
-            layers.Dense(16, activation="relu"),
-            layers.BatchNormalization(),
-            layers.Dropout(0.2),
-            layers.Dense(width, activation="sigmoid"),
-        ]
-    )
-    model.compile(optimizer="adam", loss="mse")
+    model = build(width)
     # Seeded uniform data in [0, 1], like the scaled feature schema. It keeps every bottleneck unit
     # alive for inputs anywhere in the unit cube (narrow, correlated data leaves most of the ReLUs dead,
     # and then most test vectors get the same reconstruction, which would test little).
