@@ -19,6 +19,9 @@ pub struct Connack {
     pub properties: Option<Box<Properties>>,
 }
 
+/// The 3.1.1 return code for a protocol level the server does not support.
+const V3_UNACCEPTABLE_PROTOCOL_VERSION: u8 = 1;
+
 pub(crate) fn parse(i: &[u8], ctx: &mut Ctx) -> Option<Connack> {
     let (i, flags) = ctx.u8(i).ok()?;
     let (i, return_code) = ctx.u8(i).ok()?;
@@ -33,7 +36,12 @@ pub(crate) fn parse(i: &[u8], ctx: &mut Ctx) -> Option<Connack> {
     if c.reserved != 0 && ctx.version != ProtocolVersion::V3_1 {
         ctx.flag(Malformation::ConnackReservedFlags);
     }
-    if ctx.is_v5() {
+    // A server that does not speak MQTT 5 refuses a 5.0 CONNECT with a 3.1.1-format CONNACK: two
+    // bytes, no property length, return code 1 (unacceptable protocol level). MQTT 5.0 section
+    // 3.1.2.2 allows exactly that answer, so it is decoded as 3.1.1, not as a truncated 5.0 one.
+    if ctx.is_v5() && i.is_empty() && return_code == V3_UNACCEPTABLE_PROTOCOL_VERSION {
+        ctx.finish(i);
+    } else if ctx.is_v5() {
         reason::check(ctx, return_code, reason::CONNACK_V5);
         // MQTT 5 makes the property length mandatory here, unlike in the acks.
         if let Ok((rest, props)) = properties::parse(i, ctx, Kind::Connack) {
@@ -66,6 +74,19 @@ mod tests {
         assert!(c.session_present && mal.is_empty());
         assert_eq!(c.return_code, 0);
         assert!(c.properties.is_none());
+    }
+
+    #[test]
+    fn v311_refusal_of_a_v5_connect_is_legal() {
+        // `20 02 00 01`: what a 3.1.1 broker answers to an MQTT 5 CONNECT.
+        let (c, mal) = run(&[0x00, 0x01], V5);
+        assert!(mal.is_empty(), "{mal:?}");
+        assert_eq!(c.unwrap().return_code, 1);
+        // Any other two-byte 5.0 CONNACK still lacks its mandatory property length.
+        let (_, mal) = run(&[0x00, 0x00], V5);
+        assert!(!mal.is_empty());
+        let (_, mal) = run(&[0x00, 0x87], V5);
+        assert!(!mal.is_empty());
     }
 
     #[test]
