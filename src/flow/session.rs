@@ -48,6 +48,12 @@ pub struct Session {
     midstream: bool,
     connects: u32,
     client: Option<IpAddr>,
+    /// Hash of the last CONNECT's user name and password, matched with its CONNACK.
+    credentials: Option<u64>,
+    /// Whether this connection counts among its client's open connections.
+    counted_open: bool,
+    /// Time of the latest message.
+    last_ts: Micros,
     /// Flow-level events waiting for the next message of their direction.
     pending: [EventSet; 2],
     aliases: [TopicAliases; 2],
@@ -65,6 +71,9 @@ impl Session {
             midstream,
             connects: 0,
             client,
+            credentials: None,
+            counted_open: false,
+            last_ts: 0,
             pending: [EventSet::default(); 2],
             aliases: Default::default(),
         }
@@ -72,6 +81,19 @@ impl Session {
 
     pub fn version(&self) -> ProtocolVersion {
         self.version
+    }
+
+    /// The connection ended: it no longer counts among its client's open connections.
+    pub fn close(&mut self, sources: Option<&SharedSourceTable>) {
+        if let (true, Some(table), Some(addr)) = (self.counted_open, sources, self.client) {
+            table.observe(addr, SourceEvent::Closed, self.last_ts);
+        }
+        self.counted_open = false;
+    }
+
+    /// The client address this connection's per-source counts are kept under.
+    pub fn client(&self) -> Option<IpAddr> {
+        self.client
     }
 
     pub fn on_gap(&mut self, dir: Direction) {
@@ -143,6 +165,9 @@ impl Session {
             }
             if dir == Direction::ToServer {
                 self.version = msg.version;
+                if let Body::Connect(c) = &msg.body {
+                    self.credentials = Some(credentials_hash(c));
+                }
             }
         } else if dir == Direction::ToServer
             && self.stats.msg_count_in(Direction::ToServer) == 0
@@ -157,6 +182,7 @@ impl Session {
 
         let carrier = clock.carrier(dir, end);
         let ts = carrier.map_or_else(|| clock.now(), |p| p.ts);
+        self.last_ts = self.last_ts.max(ts);
         let facts = MessageFacts {
             msg_type: t,
             qos: msg.header.qos,
@@ -165,11 +191,19 @@ impl Session {
                 Body::Connack(c) => Some(c.return_code),
                 _ => None,
             },
+            wire_len: u32::try_from(msg.header.total_len()).unwrap_or(u32::MAX),
         };
         let flow = self.stats.observe(dir, facts, ts, clock.flow_start());
         let source_event = match (t, facts.connack_code) {
-            (CONNECT, _) if dir == Direction::ToServer => SourceEvent::Connect,
-            (_, Some(code)) if code != 0 && dir == Direction::ToClient => SourceEvent::FailedAuth,
+            // Only the first CONNECT makes the connection an open one (a second is an event).
+            (CONNECT, _) if dir == Direction::ToServer && !self.counted_open => {
+                self.counted_open = sources.is_some() && self.client.is_some();
+                SourceEvent::Connect
+            }
+            (CONNECT, _) if dir == Direction::ToServer => SourceEvent::Other,
+            (_, Some(code)) if code != 0 && dir == Direction::ToClient => {
+                SourceEvent::FailedAuth(self.credentials)
+            }
             _ => SourceEvent::Other,
         };
         let source = match (sources, self.client) {
@@ -190,6 +224,17 @@ impl Session {
             msg,
         }
     }
+}
+
+/// A stable hash of the credentials a CONNECT presents (user name and password, each with its
+/// presence), so that refused logins can be counted by distinct secret without keeping it.
+fn credentials_hash(c: &wire::Connect) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // `DefaultHasher::new()` has fixed keys: the same credentials hash alike in every thread.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    c.username.as_ref().map(|u| u.value.as_bytes()).hash(&mut h);
+    c.password.as_ref().map(|p| p.data.as_slice()).hash(&mut h);
+    h.finish()
 }
 
 /// Learns or applies an MQTT 5 topic alias: a PUBLISH with an empty topic takes the topic its
@@ -497,5 +542,79 @@ pub(crate) mod tests {
             .contains(Event::Malformed(Malformation::BadRemainingLength)));
         assert!(recs[0].events.any_malformation());
         assert_eq!(recs[1].msg.header.msg_type, 3);
+    }
+}
+
+#[cfg(test)]
+mod source_tests {
+    use super::tests::clock;
+    use super::*;
+
+    /// A 3.1.1 CONNECT with user "u" and password `pw`.
+    fn connect_with_password(pw: &[u8]) -> Vec<u8> {
+        let mut body = vec![0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0xC2, 0x00, 0x3c];
+        body.extend_from_slice(&[0x00, 0x01, b'c', 0x00, 0x01, b'u']);
+        body.extend_from_slice(&[0x00, pw.len() as u8]);
+        body.extend_from_slice(pw);
+        let mut m = vec![0x10, body.len() as u8];
+        m.extend(body);
+        m
+    }
+    const CONNACK_REFUSED: &[u8] = &[0x20, 0x02, 0x00, 0x05];
+
+    /// One connection from 10.0.0.1: CONNECT with `pw`, refused; the records of both messages.
+    fn attempt(table: &SharedSourceTable, pw: &[u8], close: bool) -> Vec<MessageRecord> {
+        let cfg = Config::default();
+        let shared = Shared {
+            config: &cfg,
+            sources: Some(table),
+        };
+        let mut s = Session::new(false, Some(IpAddr::from([10, 0, 0, 1])));
+        let mut c = clock();
+        let mut out = Vec::new();
+        let data = connect_with_password(pw);
+        s.parse(Direction::ToServer, &data, 0, shared, &mut c, &mut |r| {
+            out.push(r)
+        });
+        s.parse(
+            Direction::ToClient,
+            CONNACK_REFUSED,
+            0,
+            shared,
+            &mut c,
+            &mut |r| out.push(r),
+        );
+        if close {
+            s.close(Some(table));
+        }
+        out
+    }
+
+    #[test]
+    fn refused_credentials_are_counted_by_distinct_secret() {
+        let table = SharedSourceTable::new(16, 60);
+        for _ in 0..5 {
+            attempt(&table, b"expired", true);
+        }
+        let last = attempt(&table, b"expired", true);
+        assert_eq!(last[1].ctx.source.failed_auth, 6);
+        assert_eq!(last[1].ctx.source.refused_secrets, 1);
+        let guess = attempt(&table, b"guess-1", true);
+        assert_eq!(guess[1].ctx.source.refused_secrets, 2);
+    }
+
+    #[test]
+    fn open_connections_count_until_closed() {
+        let table = SharedSourceTable::new(16, 60);
+        for _ in 0..3 {
+            attempt(&table, b"x", false);
+        }
+        let fourth = attempt(&table, b"x", true);
+        assert_eq!(fourth[0].ctx.source.open, 4);
+        let fifth = attempt(&table, b"x", true);
+        assert_eq!(
+            fifth[0].ctx.source.open, 4,
+            "the fourth connection was closed"
+        );
     }
 }

@@ -12,11 +12,21 @@ use super::Micros;
 
 const BUCKETS: usize = 6;
 const EVICTION_SAMPLE: usize = 16;
+/// Distinct refused credentials remembered per address: the count saturates here.
+pub const SECRETS: usize = 32;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SourceCounts {
     pub connects: u32,
     pub failed_auth: u32,
+    /// Distinct credentials (user name and password) among the refused logins in the window: a
+    /// device retrying an expired password has one, a password guesser many.
+    pub refused_secrets: u32,
+    /// Connections of this address that sent CONNECT and have not ended: SlowITe holds many.
+    pub open: u32,
+    /// Messages from or to this address whose score was above the threshold in the window: the
+    /// client's accumulated evidence.
+    pub anomalies: u32,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -25,6 +35,9 @@ struct Entry {
     epochs: [u64; BUCKETS],
     counts: [SourceCounts; BUCKETS],
     last_seen: Micros,
+    /// Hashes of refused credentials with the bucket index they were last refused in.
+    secrets: [(u64, u64); SECRETS],
+    open: u32,
 }
 
 impl Entry {
@@ -38,14 +51,35 @@ impl Entry {
     }
 
     fn total(&self, epoch: u64) -> SourceCounts {
+        let live = |e: u64| e + (BUCKETS as u64) > epoch && e <= epoch;
         let mut t = SourceCounts::default();
         for (e, c) in self.epochs.iter().zip(&self.counts) {
-            if *e + (BUCKETS as u64) > epoch && *e <= epoch {
+            if live(*e) {
                 t.connects = t.connects.saturating_add(c.connects);
                 t.failed_auth = t.failed_auth.saturating_add(c.failed_auth);
+                t.anomalies = t.anomalies.saturating_add(c.anomalies);
             }
         }
+        // Slot 0 of a hash means "empty" (a real hash of 0 is remapped on insert).
+        t.refused_secrets = self
+            .secrets
+            .iter()
+            .filter(|(h, e)| *h != 0 && live(*e))
+            .count() as u32;
+        t.open = self.open;
         t
+    }
+
+    /// Remembers a refused credential hash: refreshed when known, else it replaces the oldest.
+    fn refuse(&mut self, hash: u64, epoch: u64) {
+        let hash = hash.max(1);
+        let slot = match self.secrets.iter().position(|(h, _)| *h == hash) {
+            Some(i) => i,
+            None => (0..SECRETS)
+                .min_by_key(|&i| (self.secrets[i].0 != 0, self.secrets[i].1))
+                .unwrap_or(0),
+        };
+        self.secrets[slot] = (hash, epoch);
     }
 }
 
@@ -63,8 +97,13 @@ pub struct SourceTable {
 pub enum SourceEvent {
     /// A CONNECT from this address.
     Connect,
-    /// A CONNACK with a non-zero code sent to this address.
-    FailedAuth,
+    /// A CONNACK with a non-zero code sent to this address, with the hash of the refused
+    /// credentials (user name and password) when the CONNECT was seen.
+    FailedAuth(Option<u64>),
+    /// A connection of this address that had sent CONNECT ended.
+    Closed,
+    /// A message of this address scored above the threshold.
+    Anomaly,
     /// Any other message: only reads the counts.
     Other,
 }
@@ -103,10 +142,24 @@ impl SourceTable {
         }
         let entry = self.entries.entry(addr).or_default();
         entry.last_seen = entry.last_seen.max(ts);
-        let slot = entry.slot(epoch);
         match event {
-            SourceEvent::Connect => slot.connects = slot.connects.saturating_add(1),
-            SourceEvent::FailedAuth => slot.failed_auth = slot.failed_auth.saturating_add(1),
+            SourceEvent::Connect => {
+                let slot = entry.slot(epoch);
+                slot.connects = slot.connects.saturating_add(1);
+                entry.open = entry.open.saturating_add(1);
+            }
+            SourceEvent::FailedAuth(secret) => {
+                let slot = entry.slot(epoch);
+                slot.failed_auth = slot.failed_auth.saturating_add(1);
+                if let Some(h) = secret {
+                    entry.refuse(h, epoch);
+                }
+            }
+            SourceEvent::Closed => entry.open = entry.open.saturating_sub(1),
+            SourceEvent::Anomaly => {
+                let slot = entry.slot(epoch);
+                slot.anomalies = slot.anomalies.saturating_add(1);
+            }
             SourceEvent::Other => {}
         }
         entry.total(epoch)
@@ -118,7 +171,7 @@ impl SourceTable {
             self.last_sweep = now;
             let window = self.window;
             self.entries
-                .retain(|_, e| now.saturating_sub(e.last_seen) < window);
+                .retain(|_, e| e.open > 0 || now.saturating_sub(e.last_seen) < window);
         }
         if self.entries.len() >= self.capacity {
             let victim = self
@@ -166,12 +219,14 @@ mod tests {
         for i in 0..10 {
             t.observe(ip(1), SourceEvent::Connect, 1000 * SEC + i * SEC);
         }
-        let c = t.observe(ip(1), SourceEvent::FailedAuth, 1010 * SEC);
+        let c = t.observe(ip(1), SourceEvent::FailedAuth(None), 1010 * SEC);
         assert_eq!(
             c,
             SourceCounts {
                 connects: 10,
-                failed_auth: 1
+                failed_auth: 1,
+                open: 10,
+                ..Default::default()
             }
         );
         assert_eq!(
@@ -179,11 +234,76 @@ mod tests {
             10
         );
         assert_eq!(t.observe(ip(2), SourceEvent::Other, 1020 * SEC).connects, 0);
-        // Two windows later everything has aged out.
+        // Two windows later every windowed count has aged out; open connections stay open.
         assert_eq!(
             t.observe(ip(1), SourceEvent::Other, 1130 * SEC),
-            SourceCounts::default()
+            SourceCounts {
+                open: 10,
+                ..Default::default()
+            }
         );
+    }
+
+    #[test]
+    fn refused_secrets_are_distinct_and_windowed() {
+        let mut t = SourceTable::new(100, 60);
+        // A device retrying one expired password: one secret however often it is refused.
+        for i in 0..20 {
+            t.observe(
+                ip(1),
+                SourceEvent::FailedAuth(Some(42)),
+                1000 * SEC + i * SEC,
+            );
+        }
+        assert_eq!(
+            t.observe(ip(1), SourceEvent::Other, 1020 * SEC)
+                .refused_secrets,
+            1
+        );
+        // A guesser: every password differs; the count saturates at SECRETS.
+        for i in 0..100u64 {
+            t.observe(
+                ip(2),
+                SourceEvent::FailedAuth(Some(1000 + i)),
+                1000 * SEC + i,
+            );
+        }
+        let g = t.observe(ip(2), SourceEvent::Other, 1001 * SEC);
+        assert_eq!((g.refused_secrets, g.failed_auth), (SECRETS as u32, 100));
+        // A refusal without a known CONNECT counts as a failure but not as a secret.
+        let n = t.observe(ip(3), SourceEvent::FailedAuth(None), 1000 * SEC);
+        assert_eq!((n.failed_auth, n.refused_secrets), (1, 0));
+        // Old secrets leave with the window.
+        assert_eq!(
+            t.observe(ip(2), SourceEvent::Other, 1200 * SEC)
+                .refused_secrets,
+            0
+        );
+    }
+
+    #[test]
+    fn open_connections_and_anomalies() {
+        let mut t = SourceTable::new(100, 60);
+        for _ in 0..3 {
+            t.observe(ip(1), SourceEvent::Connect, 1000 * SEC);
+        }
+        assert_eq!(t.observe(ip(1), SourceEvent::Closed, 1001 * SEC).open, 2);
+        assert_eq!(
+            t.observe(ip(1), SourceEvent::Anomaly, 1001 * SEC).anomalies,
+            1
+        );
+        assert_eq!(
+            t.observe(ip(1), SourceEvent::Anomaly, 1002 * SEC).anomalies,
+            2
+        );
+        // An address with open connections survives the idle sweep.
+        let mut small = SourceTable::new(2, 60);
+        small.observe(ip(1), SourceEvent::Connect, 1000 * SEC);
+        small.observe(ip(2), SourceEvent::Connect, 1000 * SEC);
+        small.observe(ip(2), SourceEvent::Closed, 1000 * SEC);
+        small.observe(ip(3), SourceEvent::Connect, 2000 * SEC);
+        assert_eq!(small.observe(ip(1), SourceEvent::Other, 2000 * SEC).open, 1);
+        assert_eq!(small.observe(ip(2), SourceEvent::Other, 2000 * SEC).open, 0);
     }
 
     #[test]

@@ -9,7 +9,15 @@ pub struct MessageFacts {
     pub dup: bool,
     /// CONNACK return code (3.x) or reason code (5.0).
     pub connack_code: Option<u8>,
+    /// Bytes on the wire (fixed header included).
+    pub wire_len: u32,
 }
+
+/// Time constant of the connection's recent message and byte rates, seconds: long enough that a
+/// sustained flood stands out, short enough that one burst of events fades within a minute.
+pub const RATE_TAU_SECS: f64 = 10.0;
+/// Start times of incomplete QoS 2 exchanges kept per connection (the count goes on beyond it).
+const QOS2_TIMES: usize = 64;
 
 pub const CONNECT: u8 = 1;
 pub const PUBLISH: u8 = 3;
@@ -28,6 +36,30 @@ pub struct FlowSnapshot {
     pub failed_auth: u64,
     pub failed_auth_rate: f64,
     pub pending_qos2: u64,
+    /// Seconds the oldest incomplete QoS 2 exchange has been waiting (0 when none).
+    pub qos2_pending_age: f64,
+    /// Messages per second on the connection, exponentially decayed (`RATE_TAU_SECS`).
+    pub msg_rate: f64,
+    /// Bytes per second on the connection, decayed the same way.
+    pub byte_rate: f64,
+}
+
+/// An exponentially decayed event count: `value / tau` is a rate that follows bursts and forgets
+/// them, in constant memory.
+#[derive(Clone, Copy, Debug, Default)]
+struct Decayed {
+    value: f64,
+    at: Option<Micros>,
+}
+
+impl Decayed {
+    fn add(&mut self, amount: f64, ts: Micros, tau_secs: f64) -> f64 {
+        // Out-of-order times (the two directions interleave) decay nothing.
+        let dt = self.at.map_or(0.0, |at| seconds_between(at, ts));
+        self.value = self.value * (-dt / tau_secs).exp() + amount;
+        self.at = Some(self.at.map_or(ts, |at| at.max(ts)));
+        self.value
+    }
 }
 
 #[derive(Debug, Default)]
@@ -39,6 +71,10 @@ pub struct FlowStats {
     connacks: u64,
     failed_auth: u64,
     pending_qos2: u64,
+    /// Start times of the oldest incomplete QoS 2 exchanges, oldest first.
+    qos2_started: std::collections::VecDeque<Micros>,
+    msgs: Decayed,
+    bytes: Decayed,
 }
 
 impl FlowStats {
@@ -75,10 +111,23 @@ impl FlowStats {
             }
         }
         match m.msg_type {
-            PUBLISH if m.qos == 2 && !m.dup => self.pending_qos2 += 1,
-            PUBCOMP => self.pending_qos2 = self.pending_qos2.saturating_sub(1),
+            PUBLISH if m.qos == 2 && !m.dup => {
+                self.pending_qos2 += 1;
+                if self.qos2_started.len() < QOS2_TIMES {
+                    self.qos2_started.push_back(ts);
+                }
+            }
+            PUBCOMP => {
+                self.pending_qos2 = self.pending_qos2.saturating_sub(1);
+                // Exchanges mostly complete in order; the count stays exact either way.
+                if self.qos2_started.len() as u64 > self.pending_qos2 {
+                    self.qos2_started.pop_front();
+                }
+            }
             _ => {}
         }
+        let msg_rate = self.msgs.add(1.0, ts, RATE_TAU_SECS) / RATE_TAU_SECS;
+        let byte_rate = self.bytes.add(f64::from(m.wire_len), ts, RATE_TAU_SECS) / RATE_TAU_SECS;
         FlowSnapshot {
             time_delta,
             time_relative: seconds_between(first, ts),
@@ -94,6 +143,12 @@ impl FlowStats {
                 self.failed_auth as f64 / self.connacks as f64
             },
             pending_qos2: self.pending_qos2,
+            qos2_pending_age: self
+                .qos2_started
+                .front()
+                .map_or(0.0, |&t| seconds_between(t, ts)),
+            msg_rate,
+            byte_rate,
         }
     }
 }
@@ -148,6 +203,52 @@ mod tests {
         let b = s.observe(Direction::ToClient, facts(2), 1_000_000, 0);
         assert_eq!(b.time_delta, 0.0);
         assert_eq!(b.time_relative, 0.0);
+    }
+
+    #[test]
+    fn recent_rates_follow_bursts_and_fade() {
+        let mut s = FlowStats::new();
+        let m = MessageFacts {
+            msg_type: PUBLISH,
+            wire_len: 100,
+            ..Default::default()
+        };
+        let mut last = FlowSnapshot::default();
+        // 1,000 messages within one second: about 100 messages/s over a 10 s time constant.
+        for i in 0..1000 {
+            last = s.observe(Direction::ToServer, m, 1_000_000 + i * 1000, 0);
+        }
+        assert!(
+            last.msg_rate > 90.0 && last.msg_rate <= 100.0,
+            "{}",
+            last.msg_rate
+        );
+        assert!((last.byte_rate / last.msg_rate - 100.0).abs() < 1e-6);
+        // Two minutes of silence later, the burst has faded.
+        let later = s.observe(Direction::ToServer, m, 121_000_000, 0);
+        assert!(later.msg_rate < 0.2, "{}", later.msg_rate);
+    }
+
+    #[test]
+    fn qos2_pending_age_is_the_oldest_open_exchange() {
+        let mut s = FlowStats::new();
+        let publish = MessageFacts {
+            msg_type: PUBLISH,
+            qos: 2,
+            ..Default::default()
+        };
+        assert_eq!(
+            s.observe(Direction::ToServer, publish, 0, 0)
+                .qos2_pending_age,
+            0.0
+        );
+        s.observe(Direction::ToServer, publish, 1_000_000, 0);
+        let a = s.observe(Direction::ToServer, facts(2), 3_000_000, 0);
+        assert_eq!((a.pending_qos2, a.qos2_pending_age), (2, 3.0));
+        let b = s.observe(Direction::ToClient, facts(PUBCOMP), 4_000_000, 0);
+        assert_eq!((b.pending_qos2, b.qos2_pending_age), (1, 3.0));
+        let c = s.observe(Direction::ToClient, facts(PUBCOMP), 5_000_000, 0);
+        assert_eq!((c.pending_qos2, c.qos2_pending_age), (0, 0.0));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::{plugin, scoring};
 use crate::events::Event;
 use crate::features::RawVector;
 use crate::flow::{only_direction, Direction, MessageRecord, Session, Shared, StreamProgress};
-use crate::scoring::Scored;
+use crate::scoring::{ConnectionEvidence, Scored};
 use crate::wire::{self, Probe};
 
 /// The protocol's name: EVE, rules (`app-layer-event:mqtt-ml.*`) and yaml
@@ -42,13 +42,17 @@ struct MqttState {
     next_id: u64,
     /// Created at the first data, when the flow (client address, midstream) is known.
     session: Option<Session>,
+    /// The connection's accumulated evidence for the anomaly decision.
+    evidence: ConnectionEvidence,
 }
 
 impl MqttState {
     fn push(&mut self, record: MessageRecord) {
         let cfg = plugin::config();
         let to_server = record.ctx.direction == Direction::ToServer;
-        let (scored, features) = scoring::assess(&record, cfg.log_features);
+        let client = self.session.as_ref().and_then(Session::client);
+        let (scored, features) =
+            scoring::assess(&record, cfg.log_features, &mut self.evidence, client);
         let mut tx = MqttTx {
             tx_data: AppLayerTxData::for_direction(to_server),
             id: self.next_id,
@@ -147,7 +151,10 @@ unsafe extern "C" fn state_new(_orig: *mut c_void, _proto: AppProto) -> *mut c_v
 
 unsafe extern "C" fn state_free(state: *mut c_void) {
     if !state.is_null() {
-        drop(Box::from_raw(state as *mut MqttState));
+        let mut state = Box::from_raw(state as *mut MqttState);
+        if let Some(session) = state.session.as_mut() {
+            session.close(Some(plugin::sources()));
+        }
     }
 }
 
