@@ -49,6 +49,12 @@ fn write_score(s: &mut dyn JsonSink, sc: &Scored) -> SinkResult {
     s.set_float(c"score", f64::from(sc.score))?;
     s.set_float(c"threshold", f64::from(sc.threshold))?;
     s.set_bool(c"anomaly", sc.anomaly)?;
+    s.set_bool(c"above_threshold", sc.above)?;
+    s.open_object(c"evidence")?;
+    s.set_float(c"connection", f64::from(sc.evidence.connection))?;
+    s.set_uint(c"client", u64::from(sc.evidence.client))?;
+    s.set_str(c"reason", sc.evidence.reason.name())?;
+    s.close()?;
     s.open_array(c"top_features")?;
     for (i, err) in sc.top {
         if let Some(f) = FEATURES.get(usize::from(i)).filter(|_| err >= 0.0) {
@@ -334,10 +340,17 @@ fn write_context(s: &mut dyn JsonSink, r: &MessageRecord) -> SinkResult {
     s.set_uint(c"failed_auth", f.failed_auth)?;
     s.set_float(c"failed_auth_rate", f.failed_auth_rate)?;
     s.set_uint(c"pending_qos2", f.pending_qos2)?;
+    s.set_float(c"qos2_pending_age", f.qos2_pending_age)?;
+    s.set_float(c"msg_rate", f.msg_rate)?;
+    s.set_float(c"byte_rate", f.byte_rate)?;
     s.close()?;
+    let src = &c.source;
     s.open_object(c"src")?;
-    s.set_uint(c"connects", u64::from(c.source.connects))?;
-    s.set_uint(c"failed_auth", u64::from(c.source.failed_auth))?;
+    s.set_uint(c"connects", u64::from(src.connects))?;
+    s.set_uint(c"failed_auth", u64::from(src.failed_auth))?;
+    s.set_uint(c"refused_secrets", u64::from(src.refused_secrets))?;
+    s.set_uint(c"open", u64::from(src.open))?;
+    s.set_uint(c"anomalies", u64::from(src.anomalies))?;
     s.close()
 }
 

@@ -84,7 +84,13 @@ fn score_fields_and_feature_vector() {
     let scored = Scored {
         score: 0.25,
         threshold: 0.01,
+        above: true,
         anomaly: true,
+        evidence: crate::scoring::Evidence {
+            connection: 1.0,
+            client: 2,
+            reason: crate::scoring::Reason::Extreme,
+        },
         top: [(9, 0.5), (0, 0.25), (3, -1.0)],
     };
     let features = extract(&recs[0]);
@@ -97,10 +103,13 @@ fn score_fields_and_feature_vector() {
     let m = sink.finish()["mqtt_ml"].clone();
     assert_eq!(m["score"], 0.25);
     assert_eq!(m["anomaly"], true);
+    assert_eq!(m["above_threshold"], true);
+    assert_eq!(m["evidence"]["client"], 2);
+    assert_eq!(m["evidence"]["reason"], "extreme");
     assert_eq!(m["threshold"].as_f64().unwrap() as f32, 0.01);
     let top = m["top_features"].as_array().unwrap();
     assert_eq!(top.len(), 2, "unused slots are not logged");
-    assert_eq!(top[0]["name"], "kalive");
-    assert_eq!(top[1]["name"], "tcp_flags");
+    assert_eq!(top[0]["name"], "src_failed_auth");
+    assert_eq!(top[1]["name"], "msgtype");
     assert_eq!(m["features"].as_array().unwrap().len(), WIDTH);
 }

@@ -2,8 +2,10 @@
 //! scaling, thresholds) and the scoring step (scale, reconstruct, mean squared error, the features
 //! that contributed most).
 
+pub mod decision;
 mod metadata;
 mod score;
 
+pub use decision::{decide, ConnectionEvidence, DecisionParams, Evidence, Reason};
 pub use metadata::{metadata_path, ModelMetadata, Thresholds};
 pub use score::{score, Scored, TOP};

@@ -1,4 +1,5 @@
 //! Scoring one vector.
+use super::decision::Evidence;
 use crate::features::{RawVector, Scaling, WIDTH};
 use crate::model::{mse, top_errors, ModelError, Scorer};
 
@@ -11,7 +12,12 @@ pub struct Scored {
     pub score: f32,
     /// The threshold in force when it was scored.
     pub threshold: f32,
+    /// The score is above the threshold (or not finite).
+    pub above: bool,
+    /// The decision (see `decision`): equal to `above` until the message's connection and client
+    /// evidence are applied, which only the plugin can do.
     pub anomaly: bool,
+    pub evidence: Evidence,
     /// (feature index, squared error), largest first.
     pub top: [(u8, f32); TOP],
 }
@@ -35,10 +41,13 @@ pub fn score(
     {
         *slot = (*i as u8, *e);
     }
+    let above = !score.is_finite() || score > threshold;
     Ok(Scored {
         score,
         threshold,
-        anomaly: score > threshold,
+        above,
+        anomaly: above,
+        evidence: Evidence::default(),
         top,
     })
 }

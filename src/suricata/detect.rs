@@ -4,8 +4,10 @@
 //!   (`>0.0003`, `<=0.1`, `0.001-0.01`, `!=0`, ...).
 //! - `mqtt_ml.score;` (no argument) is a sticky buffer holding the score as text with nine
 //!   decimals (`0.000412345`), for `content`, `pcre`, `startswith` and the like.
-//! - `mqtt_ml.anomaly;` matches when the score exceeds the threshold in force;
-//!   `mqtt_ml.anomaly:p999;` (or `p95`, `p99`, or a number) uses that threshold instead.
+//! - `mqtt_ml.anomaly;` matches the plugin's decision (EVE `anomaly`: a score above the threshold
+//!   backed by the connection's or the client's accumulated evidence, or an extreme score);
+//!   `mqtt_ml.anomaly:p999;` (or `p95`, `p99`, or a number) matches a score above that threshold,
+//!   message by message, without the evidence.
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicI32, AtomicU16, Ordering::Relaxed};
@@ -167,10 +169,11 @@ unsafe extern "C" fn anomaly_setup(
     let Some(engine) = scoring::engine() else {
         return -1;
     };
-    let threshold = match arg(raw) {
-        None => engine.threshold,
+    // None: the decision; Some(t): the score alone against `t`.
+    let threshold: Option<f32> = match arg(raw) {
+        None => None,
         Some(spec) => match engine.meta.thresholds.resolve(&spec) {
-            Some(t) => t,
+            Some(t) => Some(t),
             None => {
                 sclog(
                     LOG_ERROR,
@@ -194,8 +197,11 @@ unsafe extern "C" fn anomaly_match(
     ctx: *const SigMatchCtx,
 ) -> c_int {
     let tx = &*(txv as *const MqttTx);
-    let threshold = *(ctx as *const f32);
-    c_int::from(tx.scored.is_some_and(|sc| sc.score > threshold))
+    let threshold = *(ctx as *const Option<f32>);
+    c_int::from(tx.scored.is_some_and(|sc| match threshold {
+        None => sc.anomaly,
+        Some(t) => sc.score > t,
+    }))
 }
 
 /// Registers the keywords; called by Suricata while it sets up its keyword table.
@@ -233,12 +239,13 @@ pub unsafe extern "C" fn register() {
     SCORE_KW.store(SCDetectHelperKeywordRegister(&score), Relaxed);
     let anomaly = SCSigTableAppLiteElmt {
         name: c"mqtt_ml.anomaly".as_ptr(),
-        desc: c"MQTT message scored above the model's threshold (or p95/p99/p999/a number)"
-            .as_ptr(),
+        desc:
+            c"MQTT message the plugin decided is anomalous (or: score above p95/p99/p999/a number)"
+                .as_ptr(),
         url: c"docs/rules.md".as_ptr(),
         flags: SIGMATCH_OPTIONAL_OPT,
         Setup: Some(anomaly_setup),
-        Free: Some(free_ctx::<f32>),
+        Free: Some(free_ctx::<Option<f32>>),
         AppLayerTxMatch: Some(anomaly_match),
     };
     ANOMALY_KW.store(SCDetectHelperKeywordRegister(&anomaly), Relaxed);

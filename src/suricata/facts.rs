@@ -38,9 +38,15 @@ enum Fact {
     FlowFailedAuthRate,
     SrcConnects,
     SrcFailedAuth,
+    SrcRefusedSecrets,
+    SrcOpen,
+    FlowMsgRate,
+    Qos2PendingAge,
+    EvidenceConnection,
+    EvidenceClient,
 }
 
-const FACTS: [(Fact, &CStr, &CStr); 13] = [
+const FACTS: [(Fact, &CStr, &CStr); 19] = [
     (
         Fact::MsgType,
         c"mqtt_ml.msgtype",
@@ -98,6 +104,36 @@ const FACTS: [(Fact, &CStr, &CStr); 13] = [
         c"mqtt_ml.src_failed_auth",
         c"refused logins of the client address in the window",
     ),
+    (
+        Fact::SrcRefusedSecrets,
+        c"mqtt_ml.src_refused_secrets",
+        c"distinct credentials among the client address's refused logins in the window",
+    ),
+    (
+        Fact::SrcOpen,
+        c"mqtt_ml.src_open",
+        c"connections of the client address open now",
+    ),
+    (
+        Fact::FlowMsgRate,
+        c"mqtt_ml.flow_msg_rate",
+        c"messages per second on the connection (decayed over 10 s)",
+    ),
+    (
+        Fact::Qos2PendingAge,
+        c"mqtt_ml.qos2_pending_age",
+        c"seconds the oldest incomplete QoS 2 exchange has waited",
+    ),
+    (
+        Fact::EvidenceConnection,
+        c"mqtt_ml.evidence_connection",
+        c"the connection's accumulated above-threshold messages (decayed over 60 s)",
+    ),
+    (
+        Fact::EvidenceClient,
+        c"mqtt_ml.evidence_client",
+        c"the client address's above-threshold messages in the window",
+    ),
 ];
 
 impl Fact {
@@ -137,6 +173,12 @@ impl Fact {
             Fact::FlowFailedAuthRate => f.failed_auth_rate,
             Fact::SrcConnects => f64::from(r.ctx.source.connects),
             Fact::SrcFailedAuth => f64::from(r.ctx.source.failed_auth),
+            Fact::SrcRefusedSecrets => f64::from(r.ctx.source.refused_secrets),
+            Fact::SrcOpen => f64::from(r.ctx.source.open),
+            Fact::FlowMsgRate => f.msg_rate,
+            Fact::Qos2PendingAge => f.qos2_pending_age,
+            Fact::EvidenceConnection => f64::from(tx.scored?.evidence.connection),
+            Fact::EvidenceClient => f64::from(tx.scored?.evidence.client),
         })
     }
 }

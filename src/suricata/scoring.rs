@@ -1,6 +1,7 @@
 //! The model inside Suricata: loaded once at start-up, one scorer (interpreter) per worker thread,
 //! and the stats counters (`mqtt_ml.scored`, `.anomalies`, `.inference_errors`, `.scoring_ns`).
 use std::cell::RefCell;
+use std::net::IpAddr;
 use std::os::raw::{c_char, c_void};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -8,11 +9,13 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use super::log::{sclog, LOG_ERROR};
+use super::plugin;
 use crate::config::Config;
 use crate::features::{extract, RawVector, SCHEMA_VERSION, WIDTH};
+use crate::flow::sources::SourceEvent;
 use crate::flow::MessageRecord;
 use crate::model::{Backend, LoadedModel, Scorer};
-use crate::scoring::{score, ModelMetadata, Scored};
+use crate::scoring::{decide, score, ConnectionEvidence, DecisionParams, ModelMetadata, Scored};
 
 pub struct Engine {
     model: LoadedModel,
@@ -76,9 +79,13 @@ static NANOS: AtomicU64 = AtomicU64::new(0);
 
 /// The score of a message (when scoring is on), and its feature vector when EVE should show it
 /// (`log-features`, which also works with scoring off: that is how training data is made).
+/// The decision is applied here too: `evidence` is the connection's, and the client's comes from
+/// the per-source table (`client`).
 pub fn assess(
     record: &MessageRecord,
     log_features: bool,
+    evidence: &mut ConnectionEvidence,
+    client: Option<IpAddr>,
 ) -> (Option<Scored>, Option<Box<RawVector>>) {
     let Some(engine) = engine() else {
         return (None, log_features.then(|| Box::new(extract(record))));
@@ -101,8 +108,24 @@ pub fn assess(
     });
     NANOS.fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
     let scored = match result {
-        Ok(s) => {
+        Ok(mut s) => {
             SCORED.fetch_add(1, Relaxed);
+            let (anomaly, ev) = decide(
+                s.score,
+                s.threshold,
+                record.ctx.ts,
+                evidence,
+                record.ctx.source.anomalies,
+                || {
+                    let addr = client?;
+                    let counts =
+                        plugin::sources().observe(addr, SourceEvent::Anomaly, record.ctx.ts);
+                    Some(counts.anomalies)
+                },
+                &DecisionParams::default(),
+            );
+            s.anomaly = anomaly;
+            s.evidence = ev;
             if s.anomaly {
                 ANOMALIES.fetch_add(1, Relaxed);
             }

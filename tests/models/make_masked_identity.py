@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Builds masked28_<name>.tflite: a 28 -> 28 linear model that reconstructs every feature exactly
+"""Builds masked<W>_<name>.tflite: a W -> W linear model (W the schema width) that reconstructs every feature exactly
 except the named one, which it reconstructs as 0. Its score is therefore exactly
-scaled(feature)^2 / 28, so an end-to-end test knows which messages must score above a threshold:
-with `malformed` masked, malformed messages score 1/28 and all others 0.
+scaled(feature)^2 / W, so an end-to-end test knows which messages must score above a threshold:
+with `malformed` masked, malformed messages score 1/W and all others 0.
 
 Run with the project's venv: $MQTT_ML_CACHE/venv/bin/python tests/models/make_masked_identity.py
 """
@@ -36,7 +36,7 @@ def main(name="malformed"):
     model = tf.keras.Model(inp, layer(inp))
     layer.set_weights([w])
     tflite = tf.lite.TFLiteConverter.from_keras_model(model).convert()
-    path = os.path.join(HERE, f"masked28_{name}.tflite")
+    path = os.path.join(HERE, f"masked{width}_{name}.tflite")
     with open(path, "wb") as f:
         f.write(tflite)
     print(path)

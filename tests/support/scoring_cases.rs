@@ -1,8 +1,8 @@
 //! End-to-end scoring: the plugin with a model whose behaviour the test controls.
 //!
-//! `tests/models/masked28_malformed.tflite` reconstructs every feature exactly except
+//! `tests/models/masked12_malformed.tflite` reconstructs every feature exactly except
 //! `malformed`, which it reconstructs as 0; with scaling [0, 1] a malformed message scores exactly
-//! 1/28 and every other message 0, so each rule's expected alerts are known message by message.
+//! 1/12 and every other message 0, so each rule's expected alerts are known message by message.
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::{Env, Outcome, Run};
 use crate::ensure;
 
-const MALFORMED_SCORE: f64 = 1.0 / 28.0;
+const MALFORMED_SCORE: f64 = 1.0 / mqtt_ml::features::WIDTH as f64;
 
 /// Copies `model` into the test's directory with a metadata file made from `meta`.
 fn install_model(env: &Env, name: &str, model: &str, meta: &Value) -> PathBuf {
@@ -64,7 +64,7 @@ fn captures(env: &Env) -> Result<Vec<PathBuf>, Outcome> {
 /// `mqtt_ml.score:>X` fires on exactly the malformed messages, with either backend, and every
 /// record's score is the predicted one.
 pub fn score_rule_fires_where_predicted(env: &Env) -> Outcome {
-    let model = install_model(env, "masked", "masked28_malformed.tflite", &metadata());
+    let model = install_model(env, "masked", "masked12_malformed.tflite", &metadata());
     let rules = env.write(
         "score.rules",
         "alert mqtt any any -> any any (msg:\"score\"; mqtt_ml.score:>0.01; sid:9199001; rev:1;)\n",
@@ -140,7 +140,7 @@ pub fn score_rule_fires_where_predicted(env: &Env) -> Outcome {
 
 /// The sticky-buffer form and `mqtt_ml.anomaly` with the model's thresholds.
 pub fn sticky_buffer_and_anomaly(env: &Env) -> Outcome {
-    let model = install_model(env, "sticky", "masked28_malformed.tflite", &metadata());
+    let model = install_model(env, "sticky", "masked12_malformed.tflite", &metadata());
     let Some(pcap) = env.verify_pcap("mqtt-events-invalid-qos__input.pcap") else {
         return Outcome::Skip("dataset not found: suricata-verify".into());
     };
@@ -164,7 +164,7 @@ pub fn sticky_buffer_and_anomaly(env: &Env) -> Outcome {
     ensure!(count(9199010) == 1, "sticky buffer: {sids:?}");
     ensure!(
         count(9199011) == 1,
-        "anomaly (default p99 = 0.02 < 1/28): {sids:?}"
+        "anomaly (default p99 = 0.02 < 1/12): {sids:?}"
     );
     ensure!(
         count(9199012) == 0,
@@ -176,7 +176,7 @@ pub fn sticky_buffer_and_anomaly(env: &Env) -> Outcome {
 
 /// Bad keyword arguments fail the rule at load, cleanly.
 pub fn keyword_arguments_checked(env: &Env) -> Outcome {
-    let model = install_model(env, "kwargs", "masked28_malformed.tflite", &metadata());
+    let model = install_model(env, "kwargs", "masked12_malformed.tflite", &metadata());
     for (i, opt) in [
         "mqtt_ml.score:>abc;",
         "mqtt_ml.score:>>1;",
@@ -213,13 +213,13 @@ pub fn keyword_arguments_checked(env: &Env) -> Outcome {
 
 /// Every way the model can be unusable stops Suricata with one error line naming the fix.
 pub fn model_failures_are_one_clear_line(env: &Env) -> Outcome {
-    let good = install_model(env, "good", "masked28_malformed.tflite", &metadata());
+    let good = install_model(env, "good", "masked12_malformed.tflite", &metadata());
     let corrupt = env.out_dir("model-corrupt").join("model.tflite");
     std::fs::write(&corrupt, b"TFL3 this is not a flatbuffer at all").unwrap();
     std::fs::write(corrupt.with_extension("json"), metadata().to_string()).unwrap();
     let mut v2 = metadata();
     v2["schema"]["version"] = json!(999);
-    let wrong_schema = install_model(env, "v999", "masked28_malformed.tflite", &v2);
+    let wrong_schema = install_model(env, "v999", "masked12_malformed.tflite", &v2);
     let narrow = install_model(env, "narrow", "zero20.tflite", &metadata());
     let no_meta = env.out_dir("model-nometa").join("model.tflite");
     std::fs::copy(&good, &no_meta).unwrap();
@@ -265,7 +265,7 @@ pub fn model_failures_are_one_clear_line(env: &Env) -> Outcome {
 
 /// The stats counters count what was scored.
 pub fn stats_counters(env: &Env) -> Outcome {
-    let model = install_model(env, "stats", "masked28_malformed.tflite", &metadata());
+    let model = install_model(env, "stats", "masked12_malformed.tflite", &metadata());
     let Some(pcap) = env.verify_pcap("mqtt-events-invalid-qos__input.pcap") else {
         return Outcome::Skip("dataset not found: suricata-verify".into());
     };
