@@ -202,7 +202,7 @@ impl Drop for FactCtx {
     }
 }
 
-static FACT_KW: [AtomicU16; 13] = [const { AtomicU16::new(0) }; 13];
+static FACT_KW: [AtomicU16; FACTS.len()] = [const { AtomicU16::new(0) }; FACTS.len()];
 static TOP_KW: AtomicU16 = AtomicU16::new(0);
 static LIST: AtomicI32 = AtomicI32::new(-1);
 
@@ -243,7 +243,7 @@ macro_rules! setups {
             fact_setup(de, s, raw, $i)
         })+
         type Setup = unsafe extern "C" fn(*mut DetectEngineCtx, *mut Signature, *const c_char) -> c_int;
-        const SETUPS: [Setup; 13] = [$($f),+];
+        const SETUPS: [Setup; FACTS.len()] = [$($f),+];
     };
 }
 
@@ -260,7 +260,13 @@ setups!(
     s9 = 9,
     s10 = 10,
     s11 = 11,
-    s12 = 12
+    s12 = 12,
+    s13 = 13,
+    s14 = 14,
+    s15 = 15,
+    s16 = 16,
+    s17 = 17,
+    s18 = 18
 );
 
 unsafe extern "C" fn fact_match(
