@@ -5,6 +5,7 @@
 pub mod decision;
 mod metadata;
 mod score;
+pub mod site;
 
 pub use decision::{decide, ConnectionEvidence, DecisionParams, Evidence, Reason};
 pub use metadata::{metadata_path, ModelMetadata, Thresholds};
