@@ -40,7 +40,7 @@ class Corpus:
     unit: np.ndarray      # (n,) int32 index into the unit table
     ae: np.ndarray        # (n,) int8 NONE/TRAIN/VAL/TEST
     rf: np.ndarray        # (n,) int8 NONE/TRAIN/TEST
-    dataset: np.ndarray   # (n,) str "mqttset"/"generated"
+    dataset: np.ndarray   # (n,) str environment: "mqttset", "generated" or a corpus environment
     msgtype: np.ndarray   # (n,) str, e.g. "connect", with "/tc" appended for broker-to-client
     units: list           # dicts: dataset, capture, cls, key, background, ae
     captures: list        # per-capture provenance dicts
@@ -93,7 +93,7 @@ def build(captures, extractor, seed: int, log) -> Corpus:
             continue
         prov.append(info)
         nconn = len(msgs.flow_id)
-        if cap.dataset == "generated":
+        if cap.dataset in ("generated", "corpus"):
             conn_cls = label_generated(cap, msgs)
             unlabelled = int(np.isin(msgs.conn, np.flatnonzero(conn_cls < 0)).sum())
             info["unlabelled_messages"] = unlabelled
@@ -171,6 +171,14 @@ def _assign(cap, msgs, conn_cls, seed, units) -> dict:
                 r = None  # split by time below
             else:
                 r = TRAIN if unit_hash(seed, "rf/" + key) < config.RF_TRAIN_FRACTION else TEST
+        elif cap.dataset == "corpus":
+            # Benign corpus connections train (80/20 by hash); attacks and the background of
+            # attack captures are for the leave-one-environment-out evaluation only.
+            if cap.cls == config.BENIGN and benign:
+                a = VAL if unit_hash(seed, key) < config.GENERATED_VAL_FRACTION else TRAIN
+            else:
+                a = NONE
+            r = NONE
         elif cap.run == "a":
             if cap.cls == config.BENIGN:
                 a = VAL if unit_hash(seed, key) < config.GENERATED_VAL_FRACTION else TRAIN
@@ -190,11 +198,11 @@ def _assign(cap, msgs, conn_cls, seed, units) -> dict:
         units.append(_unit(cap, key, conn_cls[c], background, a, len(sel)))
     keep = cls >= 0
     return {"X": msgs.X[keep], "cls": cls[keep], "unit": unit[keep], "ae": ae[keep],
-            "rf": rf[keep], "dataset": np.full(int(keep.sum()), cap.dataset),
+            "rf": rf[keep], "dataset": np.full(int(keep.sum()), cap.environment),
             "msgtype": np.char.add(msgs.msgtype.astype(str),
                                    np.where(msgs.to_client, "/tc", "/ts"))[keep]}
 
 
 def _unit(cap, key, cls_idx, background, ae_split, n) -> dict:
-    return {"dataset": cap.dataset, "capture": cap.name, "cls": int(cls_idx), "key": key,
+    return {"dataset": cap.environment, "capture": cap.name, "cls": int(cls_idx), "key": key,
             "background": background, "ae": int(ae_split), "messages": int(n)}

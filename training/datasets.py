@@ -26,7 +26,7 @@ GENERATED_RUNS = ("a", "b")
 class Capture:
     """One pcap and what is known about it before any packet is read."""
 
-    dataset: str             # "mqttset" or "generated"
+    dataset: str             # "mqttset", "generated" or "corpus"
     name: str                # file stem, e.g. "flood-train" or "flood-b"
     cls: str                 # canonical class of the capture (config.CLASSES)
     path: Path
@@ -34,6 +34,13 @@ class Capture:
     run: str = ""            # generated data: "a" (training) or "b" (evaluation)
     labels: list = field(default_factory=list)  # generated data: rows of <name>.labels.csv
     role: str = "use"        # "use", or "prefix" for MQTTset's benign-train (see below)
+    env: str = ""            # the environment it was captured in (see environment())
+
+    @property
+    def environment(self) -> str:
+        """"mqttset" (its testbed), "generated" (the loopback smart home of gen-dataset.py), or a
+        corpus environment by name."""
+        return self.env or self.dataset
 
 
 def canonical(cls: str) -> str:
@@ -117,4 +124,25 @@ def generated_captures(out: Path, manifest: dict) -> list:
         p = out / e["pcap"]
         caps.append(Capture("generated", p.stem, canonical(e["class"]), p, e["pcap_sha256"],
                             run=e["run"], labels=read_labels(out / e["labels"])))
+    return caps
+
+
+def corpus_captures(root: Path) -> list:
+    """Captures of scripts/gen-corpus.py: one directory per environment, each holding
+    `<class>-<run>.pcap` with its `<class>-<run>.labels.csv` (one row per connection)."""
+    caps = []
+    if not root.is_dir():
+        return caps
+    for envdir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for lab in sorted(envdir.glob("*.labels.csv")):
+            pcap = lab.with_name(lab.name[: -len(".labels.csv")] + ".pcap")
+            if not pcap.exists():
+                continue
+            stem = pcap.stem
+            cls, _, run = stem.rpartition("-")
+            cls = canonical(cls)
+            if cls not in config.CLASSES:
+                continue
+            caps.append(Capture("corpus", f"{envdir.name}/{stem}", cls, pcap, sha256_file(pcap),
+                                run=run, labels=read_labels(lab), env=envdir.name))
     return caps

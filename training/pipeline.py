@@ -55,8 +55,15 @@ def parse_args(argv=None):
     ap.add_argument("--seed", type=int, default=config.DEFAULT_SEED)
     ap.add_argument("--out", type=Path, help="model and report directory (default models/, "
                     "or $MQTT_ML_CACHE/quick-models with --quick)")
-    ap.add_argument("--datasets", default="mqttset,generated",
-                    help="comma-separated: mqttset, generated (default both)")
+    ap.add_argument("--datasets", default="mqttset,generated,corpus",
+                    help="comma-separated: mqttset, generated, corpus (default all; corpus is "
+                         "used when scripts/gen-corpus.py output exists in --corpus-dir)")
+    ap.add_argument("--corpus-dir", type=Path,
+                    help="multi-environment corpus (default $MQTT_ML_CACHE/corpus)")
+    ap.add_argument("--loeo-epochs", type=int, default=100,
+                    help="epoch budget of each leave-one-environment-out fold (default 100)")
+    ap.add_argument("--no-loeo", action="store_true",
+                    help="skip the leave-one-environment-out evaluation")
     ap.add_argument("--mqttset", type=Path, default=config.default_mqttset_dir(),
                     help="MQTTset reduced captures (read in place; default $MQTTSET_DIR)")
     ap.add_argument("--dataset-dir", type=Path,
@@ -71,12 +78,13 @@ def parse_args(argv=None):
                     help="the threshold the plugin uses by default (default p999)")
     a = ap.parse_args(argv)
     a.datasets = [d.strip() for d in a.datasets.split(",") if d.strip()]
-    bad = set(a.datasets) - {"mqttset", "generated"}
+    bad = set(a.datasets) - {"mqttset", "generated", "corpus"}
     if bad or not a.datasets:
         ap.error(f"--datasets: unknown {sorted(bad)}")
     a.scale = "small" if a.quick else "default"
     a.epochs = a.epochs or (3 if a.quick else 300)
     a.out = a.out or (config.cache_root() / "quick-models" if a.quick else config.DEFAULT_OUT)
+    a.corpus_dir = a.corpus_dir or config.cache_root() / "corpus"
     a.dataset_dir = a.dataset_dir or config.cache_root() / (
         "dataset-small" if a.quick else "dataset")
     return a
@@ -103,6 +111,12 @@ def step_captures(a):
     if "generated" in a.datasets:
         manifest = datasets.ensure_generated(a.dataset_dir, a.seed, a.scale, log)
         caps += datasets.generated_captures(a.dataset_dir, manifest)
+    if "corpus" in a.datasets and not a.quick:
+        cc = datasets.corpus_captures(a.corpus_dir)
+        envs = sorted({cp.environment for cp in cc})
+        log(f"corpus: {len(cc)} captures in {len(envs)} environments ({', '.join(envs)})"
+            if cc else f"corpus: none in {a.corpus_dir} (scripts/gen-corpus.py makes it)")
+        caps += cc
     if not caps:
         raise SystemExit("no captures to train on")
     return caps, manifest
@@ -118,20 +132,32 @@ def step_features(a, schema, caps):
 
 
 def step_train(a, c):
+    from .corpus import TRAIN, VAL
+    t = fit(a, c, c.ae == TRAIN, c.ae == VAL)
+    log(f"benign train {t['n_train']} / validation {t['n_val']} messages")
+    return t
+
+
+def fit(a, c, tr, va, epochs=None):
+    """Scaling, autoencoder and thresholds from the benign rows `tr` (train) and `va`
+    (validation). Thresholds are percentiles of the validation scores of the exported TFLite
+    model, with every environment weighted equally (see balanced())."""
     import numpy as np
     from . import model, scaling
-    from .corpus import TRAIN, VAL
-    tr, va = c.ae == TRAIN, c.ae == VAL
     if not tr.any() or not va.any():
         raise SystemExit("no benign training or validation data")
     lo, hi = scaling.fit(c.X[tr])
     Xs = scaling.apply(c.X, lo, hi)
-    log(f"benign train {int(tr.sum())} / validation {int(va.sum())} messages")
     itr, iva = balanced(c, tr), balanced(c, va)
-    m, info, hist = model.train(Xs[itr], Xs[iva], a.seed, a.epochs, a.batch_size, log)
+    m, info, hist = model.train(Xs[itr], Xs[iva], a.seed, epochs or a.epochs, a.batch_size, log)
     info["balanced_rows"] = {"train": int(len(itr)), "validation": int(len(iva))}
+    flat = model.to_tflite(m)
+    vs = model.scores(model.TfliteScorer(flat).reconstruct(Xs[iva]), Xs[iva]).astype(np.float64)
+    thr = {k: float(np.float32(np.percentile(vs, q)))
+           for k, q in (("p95", 95.0), ("p99", 99.0), ("p999", 99.9))}
     return {"lo": lo, "hi": hi, "Xs": Xs, "model": m, "info": info, "history": hist,
             "n_train": int(tr.sum()), "n_val": int(va.sum()), "val_rows": iva,
+            "flatbuffer": flat, "thresholds": thr,
             "keras_val": np.asarray(m.predict(Xs[va], verbose=0, batch_size=4096))}
 
 
@@ -174,15 +200,13 @@ def step_evaluate(a, schema, c, t, caps):
     import numpy as np
     from . import baseline, evaluate, model, verify
     from .corpus import TEST, VAL
-    flat = model.to_tflite(t["model"])
+    flat = t["flatbuffer"]
     scorer = model.TfliteScorer(flat)
     recon = scorer.reconstruct(t["Xs"])
     score = model.scores(recon, t["Xs"])
     va = c.ae == VAL
     keras_diff = float(np.abs(recon[va] - t["keras_val"]).max())
-    vs = score[t["val_rows"]].astype(np.float64)  # each dataset weighted equally
-    thr = {k: float(np.float32(np.percentile(vs, q)))
-           for k, q in (("p95", 95.0), ("p99", 99.0), ("p999", 99.9))}
+    thr = t["thresholds"]  # each environment weighted equally
     res = {"thresholds": thr, "tflite_vs_keras_max_abs_diff": keras_diff, "datasets": {},
            "val_per_dataset": {}}
     err2 = (recon - t["Xs"]) ** 2
@@ -219,6 +243,14 @@ def step_evaluate(a, schema, c, t, caps):
             f"{pc['messages']} messages, max relative difference {pc['max_rel_diff']:.2g}"
             if pc.get("messages") else pc.get("error", "failed")))
     return res
+
+
+def step_loeo(a, schema, c, caps):
+    from . import loeo
+    return loeo.run(a, schema, c, caps,
+                    fit=lambda tr, va: fit(a, c, tr, va, a.loeo_epochs),
+                    export_metadata=lambda t: metadata(a, schema, t, t["thresholds"], {}, {}, {}),
+                    log=log)
 
 
 def versions() -> dict:
@@ -301,6 +333,8 @@ def main(argv=None) -> int:
     c, plugin_sha = steps.run("features", step_features, a, schema, caps)
     t = steps.run("train", step_train, a, c)
     res = steps.run("evaluate", step_evaluate, a, schema, c, t, caps)
+    if not a.no_loeo and not a.quick:
+        res["loeo"] = steps.run("loeo", step_loeo, a, schema, c, caps)
     meta = steps.run("export", step_export, a, schema, c, t, res, caps, manifest, plugin_sha,
                      steps.durations)
     from . import report

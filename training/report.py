@@ -229,6 +229,16 @@ def write(a, schema, c, t, res, meta, durations):
                      f"({pc.get('error', '?')}).")
     L.append(f"- TFLite vs Keras reconstructions differ by at most "
              f"{res['tflite_vs_keras_max_abs_diff']:.2g}.")
+    if "loeo" in res:
+        from . import loeo
+        L += ["", "## Networks never seen: leave one environment out", "",
+              "The figures that matter. Each environment (a network with its own broker, client "
+              "stacks and address plan) is held out in turn: the model is trained and its "
+              "thresholds chosen on the others only, then the plugin runs on every capture of "
+              "the held-out environment with the default configuration and the shipped rules. "
+              "The message-level and segment-level tables further down use held-out data from "
+              "familiar environments and flatter; this table does not.", "",
+              *loeo.markdown(res["loeo"], a.threshold)]
     L += ["", "## Thresholds", "",
           "Percentiles of the score on benign **validation** messages (never trained on):", "",
           "| name | value | validation messages above, per dataset |", "|---|---|---|"]
