@@ -57,6 +57,10 @@ fn main() {
             cases::failed_auth,
         ),
         (
+            "decision_needs_evidence",
+            scoring_cases::decision_needs_evidence,
+        ),
+        (
             "score_rule_fires_where_predicted",
             scoring_cases::score_rule_fires_where_predicted,
         ),

@@ -210,6 +210,16 @@ impl Session {
             (Some(table), Some(addr)) => table.observe(addr, source_event, ts),
             _ => Default::default(),
         };
+        // A refused login or a DISCONNECT ends the MQTT session, whenever TCP closes: from then
+        // on the connection no longer holds one of the client's slots.
+        let ends = match (t, facts.connack_code) {
+            (_, Some(code)) => code != 0 && dir == Direction::ToClient,
+            (msg_type::DISCONNECT, _) => dir == Direction::ToServer,
+            _ => false,
+        };
+        if ends {
+            self.close(sources);
+        }
         MessageRecord {
             ctx: MessageContext {
                 direction: dir,
@@ -547,7 +557,7 @@ pub(crate) mod tests {
 
 #[cfg(test)]
 mod source_tests {
-    use super::tests::clock;
+    use super::tests::{clock, CONNACK_OK};
     use super::*;
 
     /// A 3.1.1 CONNECT with user "u" and password `pw`.
@@ -604,17 +614,74 @@ mod source_tests {
     }
 
     #[test]
-    fn open_connections_count_until_closed() {
+    fn a_refused_login_frees_its_slot_at_once() {
         let table = SharedSourceTable::new(16, 60);
-        for _ in 0..3 {
+        for _ in 0..5 {
+            // Never closed by the caller: the refusal alone ends the session.
             attempt(&table, b"x", false);
         }
-        let fourth = attempt(&table, b"x", true);
-        assert_eq!(fourth[0].ctx.source.open, 4);
-        let fifth = attempt(&table, b"x", true);
+        let sixth = attempt(&table, b"x", false);
         assert_eq!(
-            fifth[0].ctx.source.open, 4,
-            "the fourth connection was closed"
+            sixth[0].ctx.source.open, 1,
+            "five refused connections hold no slot"
         );
+        assert_eq!(
+            sixth[1].ctx.source.open, 1,
+            "counted until its refusal is seen"
+        );
+    }
+
+    /// A connection from 10.0.0.1 with an accepted login, left open.
+    fn accepted(table: &SharedSourceTable) -> (Session, Vec<MessageRecord>) {
+        let cfg = Config::default();
+        let shared = Shared {
+            config: &cfg,
+            sources: Some(table),
+        };
+        let mut s = Session::new(false, Some(IpAddr::from([10, 0, 0, 1])));
+        let mut c = clock();
+        let mut out = Vec::new();
+        let data = connect_with_password(b"ok");
+        s.parse(Direction::ToServer, &data, 0, shared, &mut c, &mut |r| {
+            out.push(r)
+        });
+        s.parse(
+            Direction::ToClient,
+            CONNACK_OK,
+            0,
+            shared,
+            &mut c,
+            &mut |r| out.push(r),
+        );
+        (s, out)
+    }
+
+    #[test]
+    fn open_connections_count_until_closed_or_disconnected() {
+        let table = SharedSourceTable::new(16, 60);
+        let mut sessions: Vec<Session> = (0..3).map(|_| accepted(&table).0).collect();
+        let (mut fourth, recs) = accepted(&table);
+        assert_eq!(recs[0].ctx.source.open, 4);
+        // Closing twice (the flow ends after a DISCONNECT) counts once.
+        sessions[0].close(Some(&table));
+        sessions[0].close(Some(&table));
+        let cfg = Config::default();
+        let shared = Shared {
+            config: &cfg,
+            sources: Some(&table),
+        };
+        let mut out = Vec::new();
+        let disconnect = [0xE0, 0x00];
+        fourth.parse(
+            Direction::ToServer,
+            &disconnect,
+            100,
+            shared,
+            &mut clock(),
+            &mut |r| out.push(r),
+        );
+        fourth.close(Some(&table));
+        let (_, fifth) = accepted(&table);
+        assert_eq!(fifth[0].ctx.source.open, 3, "two of five ended");
     }
 }

@@ -22,13 +22,19 @@ fn install_model(env: &Env, name: &str, model: &str, meta: &Value) -> PathBuf {
     dst
 }
 
+/// Thresholds: p95 0.001, p99 0.005 (the default), p999 0.5. A malformed message (1/12) is
+/// above p99 by more than the decision's extreme factor (10), so it is anomalous on its own.
 fn metadata() -> Value {
+    metadata_with(0.005)
+}
+
+fn metadata_with(p99: f64) -> Value {
     let width = mqtt_ml::features::WIDTH;
     json!({
         "format": "mqtt-ml-model", "format_version": 1,
         "schema": mqtt_ml::features::schema_json(),
         "scaling": {"min": vec![0.0; width], "max": vec![1.0; width]},
-        "thresholds": {"p95": 0.01, "p99": 0.02, "p999": 0.5, "default": "p99"},
+        "thresholds": {"p95": 0.001, "p99": p99, "p999": 0.5, "default": "p99"},
     })
 }
 
@@ -103,11 +109,16 @@ pub fn score_rule_fires_where_predicted(env: &Env) -> Outcome {
                         m["top_features"]
                     );
                     ensure!(m["anomaly"] == true, "{name}: not flagged as anomaly");
+                    ensure!(
+                        m["evidence"]["reason"] == "extreme",
+                        "{name}: reason {}",
+                        m["evidence"]
+                    );
                 } else {
                     ensure!(score < 1e-9, "{name}: benign message scored {score}: {m}");
                 }
                 ensure!(
-                    (m["threshold"].as_f64().unwrap_or(0.0) - 0.02).abs() < 1e-9,
+                    (m["threshold"].as_f64().unwrap_or(0.0) - 0.005).abs() < 1e-9,
                     "threshold {}",
                     m["threshold"]
                 );
@@ -146,7 +157,7 @@ pub fn sticky_buffer_and_anomaly(env: &Env) -> Outcome {
     };
     let rules = env.write(
         "sticky.rules",
-        "alert mqtt any any -> any any (msg:\"sticky\"; mqtt_ml.score; content:\"0.035714\"; startswith; sid:9199010; rev:1;)\n\
+        "alert mqtt any any -> any any (msg:\"sticky\"; mqtt_ml.score; content:\"0.083333\"; startswith; sid:9199010; rev:1;)\n\
          alert mqtt any any -> any any (msg:\"anomaly\"; mqtt_ml.anomaly; sid:9199011; rev:1;)\n\
          alert mqtt any any -> any any (msg:\"anomaly p999\"; mqtt_ml.anomaly:p999; sid:9199012; rev:1;)\n\
          alert mqtt any any -> any any (msg:\"anomaly p95\"; mqtt_ml.anomaly:p95; sid:9199013; rev:1;)\n",
@@ -164,7 +175,7 @@ pub fn sticky_buffer_and_anomaly(env: &Env) -> Outcome {
     ensure!(count(9199010) == 1, "sticky buffer: {sids:?}");
     ensure!(
         count(9199011) == 1,
-        "anomaly (default p99 = 0.02 < 1/12): {sids:?}"
+        "anomaly (1/12 is over 10 times the default p99 = 0.005): {sids:?}"
     );
     ensure!(
         count(9199012) == 0,
@@ -172,6 +183,79 @@ pub fn sticky_buffer_and_anomaly(env: &Env) -> Outcome {
     );
     ensure!(count(9199013) == 1, "anomaly:p95: {sids:?}");
     Outcome::Pass(String::new())
+}
+
+/// The decision: with the default threshold at 0.02 a malformed message (1/12) is above it but
+/// not extreme (10 x 0.02), so it is anomalous only with evidence: about three above-threshold
+/// messages on its connection, or five from its client. Every record's decision is checked
+/// against its own evidence, on a capture of one malformed message and on a fuzzer's capture.
+pub fn decision_needs_evidence(env: &Env) -> Outcome {
+    let model = install_model(
+        env,
+        "decision",
+        "masked12_malformed.tflite",
+        &metadata_with(0.02),
+    );
+    let Some(single) = env.verify_pcap("mqtt-events-invalid-qos__input.pcap") else {
+        return Outcome::Skip("dataset not found: suricata-verify".into());
+    };
+    let fuzz = env.pcap("gen-malformed-a.pcap");
+    let mut by_reason = std::collections::BTreeMap::new();
+    for (name, pcap) in [("decision-single", &single), ("decision-fuzz", &fuzz)] {
+        let run = run_with(env, name, pcap, &model_args(&model, "native"));
+        ensure!(run.ok(), "{name}: {}", run.describe());
+        let recs = run.records();
+        for r in &recs {
+            let m = &r["mqtt_ml"];
+            let score = m["score"].as_f64().unwrap_or(f64::NAN);
+            let above = score > 0.02;
+            ensure!(
+                m["above_threshold"] == above,
+                "{name}: above_threshold: {m}"
+            );
+            let ev = &m["evidence"];
+            let conn = ev["connection"].as_f64().unwrap_or(-1.0);
+            let client = ev["client"].as_u64().unwrap_or(0);
+            let expect = if !above {
+                "none"
+            } else if score >= 0.2 {
+                "extreme"
+            } else if conn >= 2.5 {
+                "connection"
+            } else if client >= 5 {
+                "client"
+            } else {
+                "none"
+            };
+            ensure!(ev["reason"] == expect, "{name}: expected {expect}: {m}");
+            ensure!(
+                m["anomaly"] == (expect != "none"),
+                "{name}: anomaly vs evidence: {m}"
+            );
+            *by_reason.entry(expect).or_insert(0) += 1;
+        }
+        if name == "decision-single" {
+            let flagged = recs
+                .iter()
+                .filter(|r| r["mqtt_ml"]["anomaly"] == true)
+                .count();
+            let above = recs
+                .iter()
+                .filter(|r| r["mqtt_ml"]["above_threshold"] == true)
+                .count();
+            ensure!(
+                above == 1 && flagged == 0,
+                "{name}: one odd message must not alarm ({above} above, {flagged} anomalous)"
+            );
+        }
+    }
+    ensure!(
+        by_reason.get("connection").copied().unwrap_or(0)
+            + by_reason.get("client").copied().unwrap_or(0)
+            > 0,
+        "the fuzzer's capture never accumulated evidence: {by_reason:?}"
+    );
+    Outcome::Pass(format!("{by_reason:?}"))
 }
 
 /// Bad keyword arguments fail the rule at load, cleanly.
