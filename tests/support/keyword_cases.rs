@@ -615,6 +615,22 @@ alert mqtt any any -> any any (msg:\"sp false\"; mqtt_ml.connack.session_present
         !refused.status.success(),
         "Suricata's own mqtt.connack.session_present:true now loads; revisit docs/rules.md"
     );
+    // And with `1` it loads but never fires, even on resumed sessions.
+    let one = env.write(
+        "session-present-builtin-1.rules",
+        "alert mqtt any any -> any any (msg:\"sp\"; mqtt.connack.session_present:1; sid:1;)\n",
+    );
+    let b = run_builtin(
+        env,
+        "session-present-builtin-1",
+        pcaps.last().map(PathBuf::as_path).unwrap_or(Path::new("")),
+        &["-S", one.to_str().unwrap_or_default()],
+    );
+    ensure!(b.ok(), "{}", b.describe());
+    ensure!(
+        b.alerts().is_empty(),
+        "Suricata's own mqtt.connack.session_present:1 now fires; revisit docs/rules.md"
+    );
     let (mut seen_true, mut seen_false) = (0, 0);
     for (k, pcap) in pcaps.iter().enumerate() {
         let b = run_builtin(env, &format!("sp-builtin-{k}"), pcap, &[]);
