@@ -157,6 +157,10 @@ fn main() {
             "keyword_connack_session_present_values",
             keyword_cases::session_present,
         ),
+        (
+            "keyword_invalid_arguments_refused",
+            keyword_cases::invalid_arguments_refused,
+        ),
     ];
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (name, f) in tests {

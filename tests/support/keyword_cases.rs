@@ -798,3 +798,52 @@ fn tcp_packet(
     }
     pcap.extend_from_slice(&f);
 }
+
+/// Arguments Suricata refuses are refused by the mqtt-ml keywords too, each with an error line
+/// naming the keyword; sticky buffers refuse an argument.
+pub fn invalid_arguments_refused(env: &Env) -> Outcome {
+    let cases = [
+        ("mqtt_ml.type:BOGUS;", "mqtt_ml.type: invalid value 'BOGUS'"),
+        ("mqtt_ml.type:1-2;", "mqtt_ml.type: invalid value"),
+        ("mqtt_ml.flags:dup,!dup;", "mqtt_ml.flags: invalid value"),
+        (
+            "mqtt_ml.reason_code:256;",
+            "mqtt_ml.reason_code: invalid value",
+        ),
+        (
+            "mqtt_ml.protocol_version:>255;",
+            "mqtt_ml.protocol_version:",
+        ),
+        ("mqtt_ml.connect.flags:will,foo;", "mqtt_ml.connect.flags:"),
+        (
+            "mqtt_ml.connack.session_present:maybe;",
+            "use yes, true, no or false",
+        ),
+        ("mqtt_ml.qos:>>1;", "mqtt_ml.qos: invalid comparison"),
+        ("mqtt_ml.publish.topic:x;", "error parsing signature"),
+    ];
+    for (i, (opt, want)) in cases.iter().enumerate() {
+        let rules = env.write(
+            &format!("kwbad{i}.rules"),
+            &format!(
+                "alert mqtt any any -> any any (msg:\"x\"; {opt} sid:{};)\n",
+                i + 1
+            ),
+        );
+        let run = env.check(
+            &format!("kwbad{i}"),
+            &["-S", rules.to_str().unwrap_or_default()],
+        );
+        ensure!(
+            run.code == Some(1),
+            "{opt}: expected a load failure: {}",
+            run.describe()
+        );
+        ensure!(
+            run.output.contains(want) && run.output.contains("error parsing signature"),
+            "{opt}: expected '{want}': {}",
+            run.describe()
+        );
+    }
+    Outcome::Pass(format!("{} invalid arguments refused", cases.len()))
+}
