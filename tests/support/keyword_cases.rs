@@ -214,6 +214,10 @@ const CASES: [(&str, &[(&str, Cmp)]); 16] = [
             ),
             ("mqtt.subscribe.topic; pcre:\"/^[a-z]+\\/\\+$/\";", Packet),
             ("mqtt.subscribe.topic; content:\"#\"; endswith;", Packet),
+            (
+                "mqtt.subscribe.topic; to_uppercase; content:\"SENSORS\"; fast_pattern;",
+                Packet,
+            ),
         ],
     ),
     (
@@ -222,6 +226,10 @@ const CASES: [(&str, &[(&str, Cmp)]); 16] = [
             ("mqtt.unsubscribe.topic; content:\"sensors\";", Packet),
             ("mqtt.unsubscribe.topic; content:\"+\"; endswith;", Packet),
             ("mqtt.unsubscribe.topic; content:\"a\";", Packet),
+            (
+                "mqtt.unsubscribe.topic; content:\"sensors\"; fast_pattern; startswith;",
+                Packet,
+            ),
         ],
     ),
 ];
