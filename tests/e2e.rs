@@ -102,6 +102,69 @@ fn main() {
             cases::thread_count_independent,
         ),
         ("log_records_anomalies_only", cases::log_anomalies_only),
+        (
+            "keyword_equivalence_mqtt.protocol_version",
+            keyword_cases::protocol_version,
+        ),
+        ("keyword_equivalence_mqtt.type", keyword_cases::msg_type),
+        ("keyword_equivalence_mqtt.flags", keyword_cases::flags),
+        ("keyword_equivalence_mqtt.qos", keyword_cases::qos),
+        (
+            "keyword_equivalence_mqtt.reason_code",
+            keyword_cases::reason_code,
+        ),
+        (
+            "keyword_equivalence_mqtt.connect.clientid",
+            keyword_cases::connect_clientid,
+        ),
+        (
+            "keyword_equivalence_mqtt.connect.flags",
+            keyword_cases::connect_flags,
+        ),
+        (
+            "keyword_equivalence_mqtt.connect.password",
+            keyword_cases::connect_password,
+        ),
+        (
+            "keyword_equivalence_mqtt.connect.protocol_string",
+            keyword_cases::connect_protocol_string,
+        ),
+        (
+            "keyword_equivalence_mqtt.connect.username",
+            keyword_cases::connect_username,
+        ),
+        (
+            "keyword_equivalence_mqtt.connect.willmessage",
+            keyword_cases::connect_willmessage,
+        ),
+        (
+            "keyword_equivalence_mqtt.connect.willtopic",
+            keyword_cases::connect_willtopic,
+        ),
+        (
+            "keyword_equivalence_mqtt.publish.message",
+            keyword_cases::publish_message,
+        ),
+        (
+            "keyword_equivalence_mqtt.publish.topic",
+            keyword_cases::publish_topic,
+        ),
+        (
+            "keyword_equivalence_mqtt.subscribe.topic",
+            keyword_cases::subscribe_topic,
+        ),
+        (
+            "keyword_equivalence_mqtt.unsubscribe.topic",
+            keyword_cases::unsubscribe_topic,
+        ),
+        (
+            "keyword_connack_session_present_values",
+            keyword_cases::session_present,
+        ),
+        (
+            "keyword_invalid_arguments_refused",
+            keyword_cases::invalid_arguments_refused,
+        ),
     ];
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (name, f) in tests {

@@ -250,4 +250,5 @@ pub unsafe extern "C" fn register() {
     };
     ANOMALY_KW.store(SCDetectHelperKeywordRegister(&anomaly), Relaxed);
     super::facts::register();
+    super::mqtt_keywords::register();
 }

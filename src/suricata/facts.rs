@@ -3,6 +3,10 @@
 //! `mqtt_ml.msgtype:publish;` ... Each takes Suricata's float comparison syntax; a message without
 //! the fact (a keep-alive on a PUBLISH) does not match. `mqtt_ml.top_feature:<name>;` matches when
 //! the feature is among the three that explain the message's score.
+//!
+//! `mqtt_ml.qos` is also Suricata's `mqtt.qos`: a bare `0`, `1` or `2` matches the QoS bits of the
+//! fixed header of any message to the server (Suricata's semantics); any other comparison
+//! (`>0`, `!=0`, `1-2`) compares the QoS of PUBLISH messages in either direction.
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicI32, AtomicU16, Ordering::Relaxed};
@@ -21,6 +25,7 @@ use super::log::{sclog, LOG_ERROR};
 use super::parser::MqttTx;
 use super::{plugin, scoring};
 use crate::features::FEATURES;
+use crate::rules::keywords::suricata_qos;
 use crate::wire::{type_name, Body};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +49,8 @@ enum Fact {
     Qos2PendingAge,
     EvidenceConnection,
     EvidenceClient,
+    /// `mqtt_ml.qos` with Suricata's `mqtt.qos` argument: the header's QoS bits, any message.
+    HeaderQos,
 }
 
 const FACTS: [(Fact, &CStr, &CStr); 19] = [
@@ -52,7 +59,11 @@ const FACTS: [(Fact, &CStr, &CStr); 19] = [
         c"mqtt_ml.msgtype",
         c"MQTT message type (number or name, e.g. publish)",
     ),
-    (Fact::Qos, c"mqtt_ml.qos", c"PUBLISH QoS"),
+    (
+        Fact::Qos,
+        c"mqtt_ml.qos",
+        c"0, 1 or 2: header QoS of messages to the server (Suricata's mqtt.qos); a comparison: PUBLISH QoS",
+    ),
     (
         Fact::Kalive,
         c"mqtt_ml.kalive",
@@ -179,6 +190,7 @@ impl Fact {
             Fact::Qos2PendingAge => f.qos2_pending_age,
             Fact::EvidenceConnection => f64::from(tx.scored?.evidence.connection),
             Fact::EvidenceClient => f64::from(tx.scored?.evidence.client),
+            Fact::HeaderQos => f64::from(r.msg.header.qos),
         })
     }
 }
@@ -205,6 +217,8 @@ impl Drop for FactCtx {
 static FACT_KW: [AtomicU16; FACTS.len()] = [const { AtomicU16::new(0) }; FACTS.len()];
 static TOP_KW: AtomicU16 = AtomicU16::new(0);
 static LIST: AtomicI32 = AtomicI32::new(-1);
+/// Inspected to the server only, like Suricata's `mqtt.qos`.
+static TOSERVER_LIST: AtomicI32 = AtomicI32::new(-1);
 
 unsafe fn fact_setup(
     de: *mut DetectEngineCtx,
@@ -212,14 +226,20 @@ unsafe fn fact_setup(
     raw: *const c_char,
     i: usize,
 ) -> c_int {
-    let (fact, name, _) = FACTS[i];
+    let (mut fact, name, _) = FACTS[i];
     let name = name.to_string_lossy();
     if SCDetectSignatureSetAppProto(s, plugin::alproto()) != 0 {
         return -1;
     }
     let arg = arg(raw).unwrap_or_default();
+    let mut list = LIST.load(Relaxed);
     let arg = match fact {
         Fact::MsgType => msgtype_number(&arg).unwrap_or(arg),
+        Fact::Qos if suricata_qos(&arg).is_some() => {
+            fact = Fact::HeaderQos;
+            list = TOSERVER_LIST.load(Relaxed);
+            arg
+        }
         _ => arg,
     };
     let Ok(carg) = std::ffi::CString::new(arg.clone()) else {
@@ -234,7 +254,7 @@ unsafe fn fact_setup(
         return -1;
     }
     let kw = FACT_KW[i].load(Relaxed);
-    append_ctx(de, s, kw, LIST.load(Relaxed), FactCtx { fact, cmp })
+    append_ctx(de, s, kw, list, FactCtx { fact, cmp })
 }
 
 macro_rules! setups {
@@ -333,6 +353,14 @@ pub unsafe fn register() {
     let both = STREAM_TOSERVER | STREAM_TOCLIENT;
     LIST.store(
         SCDetectHelperBufferRegister(c"mqtt_ml.facts".as_ptr(), plugin::alproto(), both),
+        Relaxed,
+    );
+    TOSERVER_LIST.store(
+        SCDetectHelperBufferRegister(
+            c"mqtt_ml.facts_to_server".as_ptr(),
+            plugin::alproto(),
+            STREAM_TOSERVER,
+        ),
         Relaxed,
     );
     for (i, (_, name, desc)) in FACTS.iter().enumerate() {

@@ -133,7 +133,8 @@ extern "C" fn init() {
     sclog(
         LOG_NOTICE,
         "replacing Suricata's MQTT parser: `alert mqtt` rules bind to mqtt-ml; rules using the \
-         built-in mqtt.* keywords will not load (use mqtt-ml events and keywords instead)",
+         built-in mqtt.* keywords will not load: convert them with \
+         `mqtt-ml rules convert IN.rules > OUT.rules` (mqtt.type becomes mqtt_ml.type, ...)",
     );
 }
 

@@ -269,6 +269,12 @@ pub fn builtin_keywords_rejected(env: &Env) -> Outcome {
         "no explanation logged: {}",
         run.describe()
     );
+    ensure!(
+        run.output
+            .contains("mqtt-ml rules convert IN.rules > OUT.rules"),
+        "the explanation does not name the converter: {}",
+        run.describe()
+    );
     Outcome::Pass(String::new())
 }
 
