@@ -4,6 +4,8 @@
 
 mod metadata;
 mod score;
+mod threshold;
 
 pub use metadata::{metadata_path, ModelMetadata, Thresholds};
 pub use score::{score, Scored, TOP};
+pub use threshold::{Threshold, ThresholdError, THRESHOLD_FIX};
