@@ -338,9 +338,68 @@ pub fn installed_copy_runs_without_the_source_tree(env: &Env) -> Outcome {
     ))
 }
 
+/// A rule's `rev` and Emerging Threats metadata: the keys ET rules carry, dates as YYYY_MM_DD,
+/// updated no earlier than created.
+fn et_conventions(rule: &str) -> Result<(), String> {
+    let option = |name: &str| {
+        rule.split("; ")
+            .find_map(|o| o.strip_prefix(&format!("{name}:")))
+            .map(|v| v.trim_end_matches(";)").to_string())
+    };
+    match option("rev").and_then(|r| r.parse::<u32>().ok()) {
+        Some(r) if r >= 1 => {}
+        _ => return Err("no rev".into()),
+    }
+    match option("sid").and_then(|s| s.parse::<u32>().ok()) {
+        Some(s) if (9_100_000..9_100_200).contains(&s) => {}
+        _ => return Err("sid outside 9100000-9100199".into()),
+    }
+    let md = option("metadata").ok_or("no metadata")?;
+    let pairs: Vec<(&str, &str)> = md.split(", ").filter_map(|kv| kv.split_once(' ')).collect();
+    let get = |k: &str| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
+    for k in [
+        "affected_product",
+        "attack_target",
+        "created_at",
+        "deployment",
+        "signature_severity",
+        "updated_at",
+    ] {
+        if get(k).is_none() {
+            return Err(format!("metadata has no {k}"));
+        }
+    }
+    let date = |k: &str| {
+        get(k)
+            .filter(|d| {
+                d.len() == 10
+                    && d.chars().enumerate().all(|(i, c)| {
+                        if i == 4 || i == 7 {
+                            c == '_'
+                        } else {
+                            c.is_ascii_digit()
+                        }
+                    })
+            })
+            .ok_or(format!("{k} is not YYYY_MM_DD"))
+    };
+    if date("updated_at")? < date("created_at")? {
+        return Err("updated_at before created_at".into());
+    }
+    let severity = get("signature_severity").unwrap_or_default();
+    if !["Informational", "Minor", "Major", "Critical"].contains(&severity) {
+        return Err(format!("signature_severity {severity}"));
+    }
+    let keys: Vec<&str> = pairs.iter().map(|(k, _)| *k).collect();
+    if !keys.windows(2).all(|w| w[0] <= w[1]) {
+        return Err("metadata keys not in alphabetical order".into());
+    }
+    Ok(())
+}
+
 /// suricata-update, offline, with the tarball `mqtt-ml install` wrote added as a source: its
-/// output rules file holds every shipped rule, enabled, and Suricata with the plugin loads all
-/// of it.
+/// output rules file holds every shipped rule (each with `rev` and ET metadata), enabled, and
+/// Suricata with the plugin loads all of it.
 pub fn suricata_update_installs_the_shipped_rules(env: &Env) -> Outcome {
     let cache = std::env::var_os("MQTT_ML_CACHE")
         .map(PathBuf::from)
@@ -399,6 +458,11 @@ pub fn suricata_update_installs_the_shipped_rules(env: &Env) -> Outcome {
         );
     }
     ensure!(!shipped.is_empty(), "no shipped rules found");
+    for rule in &shipped {
+        if let Err(e) = et_conventions(rule) {
+            return Outcome::Fail(format!("{e}: {rule}"));
+        }
+    }
     for rule in &shipped {
         ensure!(
             merged.lines().any(|l| l == rule),
