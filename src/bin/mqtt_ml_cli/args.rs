@@ -658,6 +658,25 @@ mod tests {
     }
 
     #[test]
+    fn completion_scripts_know_every_subcommand_and_option() {
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut command(), "mqtt-ml", &mut out);
+            let script = String::from_utf8(out).unwrap();
+            for word in [
+                "detect",
+                "score",
+                "install",
+                "completions",
+                "threshold",
+                "prefix",
+            ] {
+                assert!(script.contains(word), "{shell:?} script lacks {word}");
+            }
+        }
+    }
+
+    #[test]
     fn subcommands_and_the_plugin_wrapper_are_told_apart() {
         for s in [
             "detect",
