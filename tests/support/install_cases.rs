@@ -333,6 +333,33 @@ pub fn installed_copy_runs_without_the_source_tree(env: &Env) -> Outcome {
         "installed mqtt-ml detect did not load the installed rules: {}",
         describe(&cli)
     );
+    // The plugin copied alone, far from any model: one error line naming the fix.
+    let lonely = env.tmp.join("lonely/a/b/c/libmqtt_ml.so");
+    if let Err(e) = copy(&plugin, &lonely) {
+        return Outcome::Fail(e);
+    }
+    let out = env.out_dir("lonely-plugin");
+    let run = run_in(
+        &elsewhere,
+        Command::new(&env.suricata)
+            .arg("-T")
+            .arg("-c")
+            .arg(&env.yaml)
+            .arg("--set")
+            .arg(format!("plugins.0={}", lonely.display()))
+            .arg("-l")
+            .arg(&out),
+        &out,
+    );
+    let errors = run.error_lines();
+    ensure!(
+        !run.ok()
+            && errors.len() == 1
+            && errors[0].contains("no model beside the plugin")
+            && errors[0].contains("mqtt-ml install"),
+        "a plugin without a model: {}",
+        run.describe()
+    );
     Outcome::Pass(format!(
         "{with_include} scored records from the installed copy"
     ))
