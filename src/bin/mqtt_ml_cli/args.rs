@@ -48,9 +48,7 @@ mqtt-ml detect <capture.pcap> | -i IFACE [--seconds N] [options]
     about = MAIN_ABOUT,
     override_usage = MAIN_USAGE,
     after_help = MAIN_AFTER,
-    help_template = TEMPLATE,
-    subcommand_help_heading = "commands",
-    disable_help_subcommand = false
+    help_template = TEMPLATE
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -291,32 +291,48 @@ pub fn train(args: &[String]) -> Result<ExitCode> {
         )
     };
     let progress = Progress::new("training");
+    let mut cmd = Command::new(&script);
+    cmd.args(args);
     let status = if progress.is_shown() {
-        // On a terminal: the pipeline's lines scroll above a spinner with the elapsed time and
-        // the stage it is in. Otherwise its output passes through untouched.
-        let mut child = Command::new(&script)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(could_not)?;
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
-        let readers: Vec<_> = [
-            child
-                .stdout
-                .take()
-                .map(|o| Box::new(o) as Box<dyn Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|e| Box::new(e) as Box<dyn Read + Send>),
-        ]
+        with_spinner(&mut cmd, &progress)
+    } else {
+        // Not a terminal: the pipeline's output passes through untouched.
+        cmd.status()
+    }
+    .map_err(could_not)?;
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
+        None => ExitCode::from(1),
+    })
+}
+
+/// Runs `cmd` with its stdout and stderr lines scrolling above the spinner, which shows the
+/// elapsed time and the step the pipeline last announced (`[step] ...`).
+fn with_spinner(
+    cmd: &mut Command,
+    progress: &Progress,
+) -> std::io::Result<std::process::ExitStatus> {
+    use std::sync::mpsc::{channel, RecvTimeoutError};
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let (tx, rx) = channel::<String>();
+    let streams: [Option<Box<dyn Read + Send>>; 2] = [
+        child
+            .stdout
+            .take()
+            .map(|o| Box::new(o) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|e| Box::new(e) as Box<dyn Read + Send>),
+    ];
+    let readers: Vec<_> = streams
         .into_iter()
         .flatten()
         .map(|r| {
             let tx = tx.clone();
             std::thread::spawn(move || {
-                for line in BufReader::new(r).lines().map_while(|l| l.ok()) {
+                for line in BufReader::new(r).lines().map_while(std::io::Result::ok) {
                     if tx.send(line).is_err() {
                         break;
                     }
@@ -324,41 +340,30 @@ pub fn train(args: &[String]) -> Result<ExitCode> {
             })
         })
         .collect();
-        drop(tx);
-        let started = std::time::Instant::now();
-        let mut stage = String::new();
-        loop {
-            match rx.recv_timeout(Duration::from_millis(500)) {
-                Ok(line) => {
-                    progress.println(&line);
-                    if let Some(s) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
-                        stage = s.to_string();
-                    }
+    drop(tx);
+    let started = std::time::Instant::now();
+    let mut step = String::new();
+    loop {
+        match rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(line) => {
+                progress.println(&line);
+                if let Some(s) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+                    step = s.to_string();
                 }
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             }
-            progress.set(format!(
-                "mqtt-ml: training {}s {stage}",
-                started.elapsed().as_secs()
-            ));
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
         }
-        for r in readers {
-            let _ = r.join();
-        }
-        progress.finish();
-        child.wait().map_err(could_not)?
-    } else {
-        Command::new(&script)
-            .args(args)
-            .status()
-            .map_err(could_not)?
-    };
-    Ok(match status.code() {
-        Some(0) => ExitCode::SUCCESS,
-        Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
-        None => ExitCode::from(1),
-    })
+        progress.set(format!(
+            "mqtt-ml: training {}s {step}",
+            started.elapsed().as_secs()
+        ));
+    }
+    for r in readers {
+        let _ = r.join();
+    }
+    progress.finish();
+    child.wait()
 }
 
 /// `app-layer.protocols.mqtt-ml.<key>` from `suricata --dump-config` output.
@@ -528,4 +533,18 @@ pub fn check(opts: &Options) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::from(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spinner_run_passes_output_and_exit_status_through() {
+        let progress = Progress::new("test");
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo '[step] one'; echo two >&2; exit 3"]);
+        let st = with_spinner(&mut cmd, &progress).unwrap();
+        assert_eq!(st.code(), Some(3));
+    }
 }
