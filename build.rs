@@ -1,9 +1,9 @@
-//! Compiles the C packet shim (src/suricata/shim.c) when the `suricata` feature is on.
+//! Compiles the C packet shim (src/suricata/shim.c) when the `suricata` feature is on (the default).
 //!
 //! Packet and flow fields have no exported getters in Suricata 8, so a few lines of C compiled
 //! against the installed headers read them. The headers are found, in order, from
 //! `SURICATA_INCLUDE_DIR`, from `libsuricata-config --cflags` on PATH, or from the cached prefix
-//! that scripts/setup.sh builds.
+//! that scripts/setup.sh builds. Without them the build stops with one error line naming the fix.
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -19,23 +19,41 @@ fn main() {
         .file("src/suricata/shim.c")
         .warnings(true)
         .flag_if_supported("-Wno-unused-parameter");
-    for flag in suricata_cflags() {
+    let flags = match suricata_cflags() {
+        Ok(f) => f,
+        Err(why) => {
+            // `cargo::error` makes cargo print this as one `error:` line, without a backtrace.
+            println!(
+                "cargo::error={why}: run scripts/setup.sh, set SURICATA_INCLUDE_DIR to the \
+                 directory holding suricata-common.h, or build the pure layers only with \
+                 --no-default-features"
+            );
+            return;
+        }
+    };
+    for flag in flags {
         build.flag(&flag);
     }
     build.compile("mqtt_ml_shim");
 }
 
-fn suricata_cflags() -> Vec<String> {
-    if let Some(dir) = std::env::var_os("SURICATA_INCLUDE_DIR") {
-        return vec![format!("-I{}", PathBuf::from(dir).display())];
+fn suricata_cflags() -> Result<Vec<String>, String> {
+    if let Some(dir) = std::env::var_os("SURICATA_INCLUDE_DIR").map(PathBuf::from) {
+        if !dir.join("suricata-common.h").is_file() {
+            return Err(format!(
+                "SURICATA_INCLUDE_DIR={} holds no suricata-common.h",
+                dir.display()
+            ));
+        }
+        return Ok(vec![format!("-I{}", dir.display())]);
     }
     if let Ok(out) = Command::new("libsuricata-config").arg("--cflags").output() {
         if out.status.success() {
-            return String::from_utf8_lossy(&out.stdout)
+            return Ok(String::from_utf8_lossy(&out.stdout)
                 .split_whitespace()
                 .filter(|f| f.starts_with("-I") || f.starts_with("-D"))
                 .map(str::to_owned)
-                .collect();
+                .collect());
         }
     }
     let cache = std::env::var_os("MQTT_ML_CACHE")
@@ -43,11 +61,8 @@ fn suricata_cflags() -> Vec<String> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/mqtt-ml")));
     if let Some(dir) = cache.map(|c| c.join("suricata-8.0.7/include/suricata")) {
         if dir.join("suricata-common.h").is_file() {
-            return vec![format!("-I{}", dir.display())];
+            return Ok(vec![format!("-I{}", dir.display())]);
         }
     }
-    panic!(
-        "Suricata headers not found: run scripts/setup.sh, or set SURICATA_INCLUDE_DIR to the \
-         directory holding suricata-common.h"
-    );
+    Err("Suricata 8.0.7 headers not found".into())
 }

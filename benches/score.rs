@@ -6,6 +6,8 @@
 //! Prints medians over several repetitions.
 //!
 //! cargo bench --bench score [-- VECTORS REPETITIONS]   (defaults: 200000 vectors, 7 repetitions)
+//!
+//! It uses the pure layers only: `--no-default-features` runs it without Suricata's headers.
 
 use std::hint::black_box;
 use std::path::PathBuf;

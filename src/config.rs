@@ -3,6 +3,8 @@
 //! bad value stops Suricata with one line naming the key and the fix.
 use std::fmt;
 
+use crate::scoring::{Threshold, THRESHOLD_FIX};
+
 /// The yaml section every key lives under.
 pub const SECTION: &str = "app-layer.protocols.mqtt-ml";
 
@@ -28,14 +30,15 @@ pub struct Config {
     pub eve_follow_mqtt: bool,
     /// Score every message with the model (off: parse and log only, said once at start-up).
     pub scoring: bool,
-    /// The model (.tflite); its metadata is the .json beside it.
-    pub model: String,
+    /// The model (.tflite); its metadata is the .json beside it. None: the one installed with the
+    /// plugin, found relative to the plugin's own file (`layout::find_model`).
+    pub model: Option<String>,
     /// Which runtime runs the model.
     pub backend: String,
     /// Path of libtensorflowlite_c.so, when not found by the usual search.
     pub tflite_library: Option<String>,
-    /// Threshold override: `p95`, `p99`, `p999` or a number; None = the model's default.
-    pub threshold: Option<String>,
+    /// Threshold override; None = the model's default.
+    pub threshold: Option<Threshold>,
     /// Log each message's feature vector in EVE (what training reads).
     pub log_features: bool,
     /// Write `mqtt_ml` records for anomalous messages only (alerts still carry every message's
@@ -45,9 +48,6 @@ pub struct Config {
     /// default (1 MiB) would stop parsing long-lived MQTT connections and floods after 1 MiB.
     pub stream_depth: u32,
 }
-
-/// The model shipped in the source tree, used when `model` is not set.
-pub const DEFAULT_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/mqtt-ml.tflite");
 
 impl Default for Config {
     fn default() -> Self {
@@ -62,7 +62,7 @@ impl Default for Config {
             packet_log_size: 256,
             eve_follow_mqtt: true,
             scoring: true,
-            model: DEFAULT_MODEL.to_owned(),
+            model: None,
             backend: "tflite".to_owned(),
             tflite_library: None,
             threshold: None,
@@ -171,7 +171,7 @@ impl Config {
                 if v.is_empty() {
                     return Err(err("give the path of a .tflite model"));
                 }
-                self.model = v.to_owned()
+                self.model = Some(v.to_owned())
             }
             "backend" => {
                 if !matches!(v, "tflite" | "native") {
@@ -180,14 +180,7 @@ impl Config {
                 self.backend = v.to_owned()
             }
             "tflite-library" => self.tflite_library = Some(v.to_owned()).filter(|s| !s.is_empty()),
-            "threshold" => {
-                let named = matches!(v, "p95" | "p99" | "p999");
-                let number = v.parse::<f32>().is_ok_and(|x| x.is_finite() && x >= 0.0);
-                if !named && !number {
-                    return Err(err("use p95, p99, p999 or a non-negative number"));
-                }
-                self.threshold = Some(v.to_owned())
-            }
+            "threshold" => self.threshold = Some(v.parse().map_err(|_| err(THRESHOLD_FIX))?),
             "log-records" => {
                 self.log_anomalies_only = match v {
                     "all" => false,
@@ -294,8 +287,8 @@ mod tests {
         assert!(Config::from_pairs([("threshold", "-0.1")]).is_err());
         let c = Config::from_pairs([("threshold", "p999"), ("backend", "native")]).unwrap();
         assert_eq!(
-            (c.threshold.as_deref(), c.backend.as_str()),
-            (Some("p999"), "native")
+            (c.threshold, c.backend.as_str()),
+            (Some(Threshold::P999), "native")
         );
     }
 

@@ -14,6 +14,7 @@ pub mod eve;
 pub mod events;
 pub mod features;
 pub mod flow;
+pub mod layout;
 pub mod model;
 pub mod rules;
 pub mod scoring;

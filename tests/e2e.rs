@@ -165,6 +165,22 @@ fn main() {
             "keyword_invalid_arguments_refused",
             keyword_cases::invalid_arguments_refused,
         ),
+        (
+            "default_build_is_the_plugin",
+            install_cases::default_build_is_the_plugin,
+        ),
+        (
+            "headerless_build_fails_in_one_line",
+            install_cases::headerless_build_fails_in_one_line,
+        ),
+        (
+            "installed_copy_runs_without_the_source_tree",
+            install_cases::installed_copy_runs_without_the_source_tree,
+        ),
+        (
+            "suricata_update_installs_the_shipped_rules",
+            install_cases::suricata_update_installs_the_shipped_rules,
+        ),
     ];
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (name, f) in tests {

@@ -1,7 +1,8 @@
 //! `mqtt-ml`: runs Suricata with the mqtt-ml plugin, and answers questions about it.
 //!
 //! Subcommands (docs/cli.md): `detect` (a capture or a live interface, then a summary), `score`
-//! (per-message scores as CSV), `train` (training/run.sh), `check` (config, model and rules).
+//! (per-message scores as CSV), `train` (training/run.sh), `check` (config, model and rules),
+//! `install` (plugin, model, rules and yaml include under a prefix), `completions` (shell).
 //!
 //! `mqtt-ml schema` prints the feature schema (names, order, transforms, version) as JSON: the
 //! training pipeline reads it from here so that the schema is defined in one place only.
@@ -21,50 +22,25 @@ use std::process::{Command, ExitCode};
 #[path = "mqtt_ml_cli/mod.rs"]
 mod cli;
 
-const USAGE: &str = "\
-usage: mqtt-ml detect <capture.pcap> | -i IFACE [--seconds N] [options]
-                            run Suricata with the plugin, rules and model; print a summary
-       mqtt-ml score <capture.pcap> [options]
-                            per-message anomaly scores as CSV
-       mqtt-ml train [ARGUMENTS ...]
-                            train the model (training/run.sh)
-       mqtt-ml check [--config YAML] [--model FILE] [--rules FILE ...]
-                            check the configuration, model and rules
-       mqtt-ml schema       print the feature schema as JSON
-       mqtt-ml --plugin PATH [--plugin PATH ...] [SURICATA ARGUMENTS ...]
-                            run suricata with the plugin(s) loaded
-
-`mqtt-ml COMMAND --help` describes each command.
-
---plugin: Suricata 8.0.7 has no --plugin flag of its own; the wrapper turns each into
---set plugins.<name>=<absolute path>. Every other argument goes to suricata unchanged, e.g.:
-
-    mqtt-ml --plugin target/release/libmqtt_ml.so -r capture.pcap -l out/
-
-Environment: SURICATA (path of the suricata binary), SURICATA_YAML (its configuration),
-MQTT_ML_PLUGIN (the plugin; default: libmqtt_ml.so next to mqtt-ml), MQTT_ML_CACHE (setup's
-cache directory).";
-
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    if let Some(first) = args.first().and_then(|a| a.to_str()) {
-        if cli::args::subcommand(first).is_some() {
-            let Some(args) = args
-                .iter()
-                .map(|a| a.to_str().map(str::to_string))
-                .collect::<Option<Vec<String>>>()
-            else {
-                eprintln!(
-                    "mqtt-ml: arguments must be valid UTF-8; rename the file or use a symlink"
-                );
-                return ExitCode::from(2);
-            };
-            return cli::main(&args);
+    let first = args.first().and_then(|a| a.to_str()).unwrap_or("--help");
+    let subcommand = cli::args::is_subcommand(first);
+    let help = args.is_empty() || args.iter().any(|a| a == "--help" || a == "-h");
+    let version = matches!(first, "-V" | "--version");
+    if subcommand || (help || version) && !has_plugin(&args) {
+        let Some(mut args) = args
+            .iter()
+            .map(|a| a.to_str().map(str::to_string))
+            .collect::<Option<Vec<String>>>()
+        else {
+            eprintln!("mqtt-ml: arguments must be valid UTF-8; rename the file or use a symlink");
+            return ExitCode::from(2);
+        };
+        if !subcommand && !version {
+            args = vec!["--help".into()];
         }
-    }
-    if args.is_empty() || args.iter().any(|a| a == "--help" || a == "-h") && !has_plugin(&args) {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
+        return cli::main(&args);
     }
     let suricata_args = match translate(&args) {
         Ok(a) => a,

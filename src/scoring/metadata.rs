@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::threshold::Threshold;
 use crate::features::{Scaling, FEATURES, SCHEMA_VERSION, WIDTH};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -12,23 +13,28 @@ pub struct Thresholds {
     pub p95: f32,
     pub p99: f32,
     pub p999: f32,
-    /// Which one the model recommends ("p95", "p99" or "p999").
-    pub default_name: String,
+    /// The one the model recommends (`thresholds.default`).
+    pub default: Threshold,
 }
 
 impl Thresholds {
-    /// A threshold by name (`p95`, `p99`, `p999`) or as a number.
-    pub fn resolve(&self, spec: &str) -> Option<f32> {
-        match spec.trim() {
-            "p95" => Some(self.p95),
-            "p99" => Some(self.p99),
-            "p999" => Some(self.p999),
-            s => s.parse::<f32>().ok().filter(|v| v.is_finite() && *v >= 0.0),
+    /// The score a threshold stands for.
+    pub fn value(&self, t: Threshold) -> f32 {
+        match t {
+            Threshold::P95 => self.p95,
+            Threshold::P99 => self.p99,
+            Threshold::P999 => self.p999,
+            Threshold::Value(v) => v,
         }
     }
 
+    /// A threshold written as text (`p95`, `p99`, `p999` or a number); None if it is not one.
+    pub fn resolve(&self, spec: &str) -> Option<f32> {
+        spec.parse().ok().map(|t| self.value(t))
+    }
+
     pub fn default_value(&self) -> f32 {
-        self.resolve(&self.default_name).unwrap_or(self.p99)
+        self.value(self.default)
     }
 }
 
@@ -112,19 +118,18 @@ impl ModelMetadata {
                 "thresholds.p95 / p99 / p999 missing or not numbers; re-export the model".into(),
             );
         };
-        let default_name = t["default"].as_str().unwrap_or("p99").to_owned();
+        let default = match t["default"].as_str() {
+            None => Threshold::P99,
+            Some(s) => s
+                .parse()
+                .map_err(|e| format!("thresholds.default: {e}; re-export the model"))?,
+        };
         let thresholds = Thresholds {
             p95,
             p99,
             p999,
-            default_name,
+            default,
         };
-        if thresholds.resolve(&thresholds.default_name).is_none() {
-            return Err(format!(
-                "thresholds.default '{}' is not p95, p99, p999 or a number",
-                thresholds.default_name
-            ));
-        }
         Ok(ModelMetadata {
             scaling,
             thresholds,
@@ -154,6 +159,10 @@ pub(crate) mod tests {
         assert_eq!(m.thresholds.resolve("p999"), Some(0.004));
         assert_eq!(m.thresholds.resolve("0.5"), Some(0.5));
         assert_eq!(m.thresholds.resolve("-1"), None);
+        let mut v = valid();
+        v["thresholds"]["default"] = json!("p42");
+        let e = ModelMetadata::from_json(v).unwrap_err();
+        assert!(e.contains("invalid threshold 'p42'"), "{e}");
     }
 
     #[test]

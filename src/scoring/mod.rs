@@ -6,7 +6,9 @@ pub mod decision;
 mod metadata;
 mod score;
 pub mod site;
+mod threshold;
 
 pub use decision::{decide, ConnectionEvidence, DecisionParams, Evidence, Reason};
 pub use metadata::{metadata_path, ModelMetadata, Thresholds};
 pub use score::{score, Scored, TOP};
+pub use threshold::{Threshold, ThresholdError, THRESHOLD_FIX};

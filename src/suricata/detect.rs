@@ -177,7 +177,10 @@ unsafe extern "C" fn anomaly_setup(
             None => {
                 sclog(
                     LOG_ERROR,
-                    &format!("mqtt_ml.anomaly: invalid threshold '{spec}'; use p95, p99, p999 or a number"),
+                    &format!(
+                        "mqtt_ml.anomaly: invalid threshold '{spec}'; {}",
+                        crate::scoring::THRESHOLD_FIX
+                    ),
                 );
                 return -1;
             }

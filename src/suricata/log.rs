@@ -10,6 +10,7 @@ use crate::eve::{self, JsonSink, SinkError};
 
 pub const LOG_ERROR: i32 = 1;
 pub const LOG_NOTICE: i32 = 3;
+pub const LOG_INFO: i32 = 4;
 pub const LOG_CONFIG: i32 = 6;
 
 /// Writes one line to Suricata's log at `level`.

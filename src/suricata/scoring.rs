@@ -3,17 +3,18 @@
 use std::cell::RefCell;
 use std::net::IpAddr;
 use std::os::raw::{c_char, c_void};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use super::log::{sclog, LOG_ERROR};
+use super::log::{sclog, LOG_ERROR, LOG_INFO};
 use super::plugin;
 use crate::config::Config;
 use crate::features::{extract, RawVector, SCHEMA_VERSION, WIDTH};
 use crate::flow::sources::SourceEvent;
 use crate::flow::MessageRecord;
+use crate::layout;
 use crate::model::{Backend, LoadedModel, Scorer};
 use crate::scoring::{decide, score, ConnectionEvidence, DecisionParams, ModelMetadata, Scored};
 
@@ -30,10 +31,52 @@ pub fn engine() -> Option<&'static Engine> {
     ENGINE.get()
 }
 
+/// The path of the loaded plugin (`libmqtt_ml.so`), from the dynamic loader.
+fn plugin_file() -> Option<PathBuf> {
+    let mut info = std::mem::MaybeUninit::<libc::Dl_info>::zeroed();
+    let addr = super::plugin::SCPluginRegister as *const c_void;
+    // SAFETY: dladdr only reads the loader's tables; `info` is written before it returns non-zero,
+    // and dli_fname then points at a NUL-terminated string owned by the loader.
+    unsafe {
+        if libc::dladdr(addr, info.as_mut_ptr()) == 0 {
+            return None;
+        }
+        let info = info.assume_init();
+        if info.dli_fname.is_null() {
+            return None;
+        }
+        let name = std::ffi::CStr::from_ptr(info.dli_fname).to_string_lossy();
+        let p = PathBuf::from(name.as_ref());
+        Some(std::fs::canonicalize(&p).unwrap_or(p))
+    }
+}
+
+/// The configured model, else the one installed with the plugin (found relative to the plugin's
+/// own file). Errors are one line naming the fix.
+pub fn model_path(cfg: &Config) -> Result<PathBuf, String> {
+    if let Some(m) = &cfg.model {
+        return Ok(PathBuf::from(m));
+    }
+    let plugin = plugin_file().ok_or(
+        "cannot locate the plugin's own file to find its model: set \
+         app-layer.protocols.mqtt-ml.model to a .tflite file, or set scoring: no",
+    )?;
+    layout::find_model(&plugin).map_err(|looked| {
+        let looked: Vec<String> = looked.iter().map(|p| p.display().to_string()).collect();
+        format!(
+            "no model beside the plugin {} (looked for {}): install it with `mqtt-ml install`, \
+             set app-layer.protocols.mqtt-ml.model to a .tflite file, or set scoring: no",
+            plugin.display(),
+            looked.join(", ")
+        )
+    })
+}
+
 /// Loads the configured model and checks that a scorer can be made from it. Errors are the one
 /// line Suricata prints before it stops.
 pub fn load(cfg: &Config) -> Result<(), String> {
-    let path = Path::new(&cfg.model);
+    let path = model_path(cfg)?;
+    let path = path.as_path();
     if !path.is_file() {
         return Err(format!(
             "model {} not found: run scripts/setup.sh (it ships models/), set \
@@ -53,12 +96,18 @@ pub fn load(cfg: &Config) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     // Fail at start-up, not at the first message, if no interpreter can be built.
     model.new_scorer().map_err(|e| e.to_string())?;
-    let threshold = match &cfg.threshold {
-        Some(spec) => meta.thresholds.resolve(spec).ok_or_else(|| {
-            format!("threshold '{spec}': use p95, p99, p999 or a non-negative number")
-        })?,
+    let threshold = match cfg.threshold {
+        Some(t) => meta.thresholds.value(t),
         None => meta.thresholds.default_value(),
     };
+    sclog(
+        LOG_INFO,
+        &format!(
+            "model {} (backend {}, threshold {threshold})",
+            path.display(),
+            cfg.backend
+        ),
+    );
     let _ = ENGINE.set(Engine {
         model,
         meta,

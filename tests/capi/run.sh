@@ -28,7 +28,7 @@ mkdir -p "$OUT"
 say() { echo "[capi] $*" >&2; }
 
 say "building the cdylib without the suricata feature (target/capi)"
-cargo build --release --quiet --lib --target-dir "$ROOT/target/capi"
+cargo build --release --quiet --lib --no-default-features --target-dir "$ROOT/target/capi"
 LIB=$ROOT/target/capi/release/libmqtt_ml.so
 if nm -D --undefined-only "$LIB" | grep -qE ' (SC|Stats|AppLayer)[A-Za-z]'; then
   echo "capi: $LIB needs Suricata symbols; it must be built without the suricata feature" >&2

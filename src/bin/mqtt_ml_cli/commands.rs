@@ -1,14 +1,14 @@
 //! The subcommands that run things: detect, score, train, check.
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
 use super::args::{Detect, Input, Options};
 use super::report::{
     classify, csv_row, error_lines, fix_for, rule_location, rules_loaded, Part, Summary, CSV_HEADER,
 };
-use super::suricata::{run, source_tree, RunSpec, Setup};
+use super::suricata::{run, source_tree, Progress, RunSpec, Setup};
 
 /// A failure: the lines to print on stderr, then exit 1.
 pub struct Failure(pub Vec<String>);
@@ -284,17 +284,86 @@ pub fn train(args: &[String]) -> Result<ExitCode> {
         "training/run.sh not found: run mqtt-ml from the source tree's target/release/, or from a clone of the repository",
     )?;
     let script = tree.join("training/run.sh");
-    let status = Command::new(&script).args(args).status().map_err(|e| {
+    let could_not = |e: std::io::Error| {
         format!(
             "could not run {}: {e}; check that it is executable",
             script.display()
         )
-    })?;
+    };
+    let progress = Progress::new("training");
+    let mut cmd = Command::new(&script);
+    cmd.args(args);
+    let status = if progress.is_shown() {
+        with_spinner(&mut cmd, &progress)
+    } else {
+        // Not a terminal: the pipeline's output passes through untouched.
+        cmd.status()
+    }
+    .map_err(could_not)?;
     Ok(match status.code() {
         Some(0) => ExitCode::SUCCESS,
         Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
         None => ExitCode::from(1),
     })
+}
+
+/// Runs `cmd` with its stdout and stderr lines scrolling above the spinner, which shows the
+/// elapsed time and the step the pipeline last announced (`[step] ...`).
+fn with_spinner(
+    cmd: &mut Command,
+    progress: &Progress,
+) -> std::io::Result<std::process::ExitStatus> {
+    use std::sync::mpsc::{channel, RecvTimeoutError};
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let (tx, rx) = channel::<String>();
+    let streams: [Option<Box<dyn Read + Send>>; 2] = [
+        child
+            .stdout
+            .take()
+            .map(|o| Box::new(o) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|e| Box::new(e) as Box<dyn Read + Send>),
+    ];
+    let readers: Vec<_> = streams
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(r).lines().map_while(std::io::Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    let started = std::time::Instant::now();
+    let mut step = String::new();
+    loop {
+        match rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(line) => {
+                progress.println(&line);
+                if let Some(s) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+                    step = s.to_string();
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        progress.set(format!(
+            "mqtt-ml: training {}s {step}",
+            started.elapsed().as_secs()
+        ));
+    }
+    for r in readers {
+        let _ = r.join();
+    }
+    progress.finish();
+    child.wait()
 }
 
 /// `app-layer.protocols.mqtt-ml.<key>` from `suricata --dump-config` output.
@@ -306,7 +375,7 @@ fn dumped(dump: &str, key: &str) -> Option<String> {
         .filter(|v| v != "(null)")
 }
 
-fn model_report(opts: &Options, dump: &str) -> String {
+fn model_report(opts: &Options, dump: &str, plugin: &Path) -> String {
     if dumped(dump, "scoring").is_some_and(|v| matches!(v.as_str(), "no" | "false" | "off" | "0")) {
         return "model ok: not used (scoring: no)".into();
     }
@@ -314,7 +383,13 @@ fn model_report(opts: &Options, dump: &str) -> String {
         .model
         .clone()
         .or_else(|| dumped(dump, "model").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(mqtt_ml::config::DEFAULT_MODEL));
+        .or_else(|| mqtt_ml::layout::find_model(plugin).ok());
+    let Some(path) = path else {
+        return format!(
+            "model ok: none found beside the plugin {}",
+            plugin.display()
+        );
+    };
     let path = std::fs::canonicalize(&path).unwrap_or(path);
     let backend = opts
         .backend
@@ -327,9 +402,9 @@ fn model_report(opts: &Options, dump: &str) -> String {
             let t = &meta.thresholds;
             let spec = opts
                 .threshold
-                .clone()
+                .map(|t| t.to_string())
                 .or_else(|| dumped(dump, "threshold"))
-                .unwrap_or_else(|| t.default_name.clone());
+                .unwrap_or_else(|| t.default.to_string());
             let in_force = t
                 .resolve(&spec)
                 .map(|v| format!("{v:.6}"))
@@ -401,7 +476,7 @@ pub fn check(opts: &Options) -> Result<ExitCode> {
     };
     if test.status.success() {
         println!("{config_line}");
-        println!("{}", model_report(opts, &dump));
+        println!("{}", model_report(opts, &dump, &setup.plugin));
         println!("{}", rules_line());
         return Ok(ExitCode::SUCCESS);
     }
@@ -427,7 +502,7 @@ pub fn check(opts: &Options) -> Result<ExitCode> {
         if i < failed_at {
             match p {
                 Part::Config => println!("{config_line}"),
-                Part::Model => println!("{}", model_report(opts, &dump)),
+                Part::Model => println!("{}", model_report(opts, &dump, &setup.plugin)),
                 Part::Rules => println!("{}", rules_line()),
             }
         } else if i == failed_at {
@@ -458,4 +533,18 @@ pub fn check(opts: &Options) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::from(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spinner_run_passes_output_and_exit_status_through() {
+        let progress = Progress::new("test");
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo '[step] one'; echo two >&2; exit 3"]);
+        let st = with_spinner(&mut cmd, &progress).unwrap();
+        assert_eq!(st.code(), Some(3));
+    }
 }

@@ -1,6 +1,7 @@
-//! The `mqtt-ml` subcommands: detect, score, train, check (and schema, help).
+//! The `mqtt-ml` subcommands: detect, score, train, check, schema, install, completions (and help).
 pub mod args;
 pub mod commands;
+pub mod install;
 pub mod report;
 pub mod suricata;
 
@@ -8,7 +9,8 @@ use std::process::ExitCode;
 
 use args::Cmd;
 
-/// Runs a subcommand; `args` (without the program name) start with its name.
+/// Runs a subcommand; `args` (without the program name) start with its name, or are a request
+/// for help or the version.
 pub fn main(args: &[String]) -> ExitCode {
     let cmd = match args::parse(args) {
         Ok(c) => c,
@@ -18,8 +20,8 @@ pub fn main(args: &[String]) -> ExitCode {
         }
     };
     match cmd {
-        Cmd::Help(topic) => {
-            println!("{}", topic.text());
+        Cmd::Print(text) => {
+            println!("{}", text.trim_end());
             ExitCode::SUCCESS
         }
         Cmd::Schema => {
@@ -30,9 +32,15 @@ pub fn main(args: &[String]) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Cmd::Completions(shell) => {
+            let mut cmd = args::command();
+            clap_complete::generate(shell, &mut cmd, "mqtt-ml", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
         Cmd::Detect(d) => commands::report("detect", commands::detect(d)),
         Cmd::Score { pcap, opts } => commands::report("score", commands::score(&pcap, &opts)),
         Cmd::Train(a) => commands::report("train", commands::train(&a)),
         Cmd::Check(o) => commands::report("check", commands::check(&o)),
+        Cmd::Install { prefix } => commands::report("install", install::install(&prefix)),
     }
 }

@@ -1,14 +1,17 @@
 //! Finding Suricata, its yaml, the plugin and the source tree, and running Suricata with a progress
 //! line and signal forwarding.
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use mqtt_ml::layout::Installed;
+
 use super::args::Options;
 use super::report::{progress_line, EveCounter};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Everything needed to run Suricata with the plugin.
 pub struct Setup {
@@ -17,6 +20,8 @@ pub struct Setup {
     pub plugin: PathBuf,
     /// The source tree (rules, training), when found.
     pub tree: Option<PathBuf>,
+    /// The installation this command belongs to, when it is an installed copy.
+    pub installed: Option<Installed>,
 }
 
 impl Setup {
@@ -32,10 +37,12 @@ impl Setup {
             yaml,
             plugin,
             tree: source_tree(),
+            installed: installed(),
         })
     }
 
-    /// The rules files: the given ones (checked to exist) or every `suricata-rules/*.rules`.
+    /// The rules files: the given ones (checked to exist), else every shipped `*.rules` (those
+    /// installed with this command, else `suricata-rules/` of the source tree).
     pub fn rules(&self, given: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         if !given.is_empty() {
             return given
@@ -50,8 +57,10 @@ impl Setup {
                 })
                 .collect();
         }
-        let Some(dir) = self.tree.as_ref().map(|t| t.join("suricata-rules")) else {
-            return Ok(Vec::new());
+        let dir = match (&self.installed, &self.tree) {
+            (Some(i), _) => i.rules_dir(),
+            (None, Some(t)) => t.join("suricata-rules"),
+            (None, None) => return Ok(Vec::new()),
         };
         let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map(|rd| rd.flatten().map(|e| e.path()).collect())
@@ -95,7 +104,7 @@ pub fn base_args(yaml: &Path, plugin: &Path, opts: &Options, rules: &[PathBuf]) 
     if let Some(b) = &opts.backend {
         a.extend(["--set".into(), format!("{section}.backend={b}")]);
     }
-    if let Some(t) = &opts.threshold {
+    if let Some(t) = opts.threshold {
         a.extend(["--set".into(), format!("{section}.threshold={t}")]);
     }
     a
@@ -139,17 +148,30 @@ fn find_plugin() -> Result<PathBuf, String> {
             )
         });
     }
-    let exe = std::env::current_exe().map_err(|e| format!("cannot locate mqtt-ml itself: {e}"))?;
-    let exe = std::fs::canonicalize(&exe).unwrap_or(exe);
-    let p = exe.with_file_name("libmqtt_ml.so");
-    if p.is_file() {
-        Ok(p)
-    } else {
-        Err(format!(
-            "plugin {} not found: build it with scripts/build-plugin.sh, or set MQTT_ML_PLUGIN to libmqtt_ml.so",
-            p.display()
-        ))
-    }
+    let exe = own_exe().map_err(|e| format!("cannot locate mqtt-ml itself: {e}"))?;
+    let beside = exe.with_file_name(mqtt_ml::layout::PLUGIN_FILE);
+    let candidates = [Some(beside.clone()), installed().map(|i| i.plugin())];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            format!(
+                "plugin {} not found: build it with scripts/build-plugin.sh, or set MQTT_ML_PLUGIN to libmqtt_ml.so",
+                beside.display()
+            )
+        })
+}
+
+/// This command's own file, symbolic links resolved.
+pub fn own_exe() -> std::io::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    Ok(std::fs::canonicalize(&exe).unwrap_or(exe))
+}
+
+/// The installation this command is part of (`P/bin/mqtt-ml` with `P/share/mqtt-ml`).
+pub fn installed() -> Option<Installed> {
+    Installed::containing(&own_exe().ok()?)
 }
 
 /// The source tree: the first ancestor of the binary holding `training/run.sh`, else the tree
@@ -164,6 +186,56 @@ pub fn source_tree() -> Option<PathBuf> {
     }
     let built = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     is_tree(&built).then_some(built)
+}
+
+/// A spinner with a status line on stderr, only when stderr is a terminal (nothing is drawn, and
+/// the output stays as it is, otherwise).
+pub struct Progress(Option<ProgressBar>);
+
+impl Progress {
+    pub fn new(what: &str) -> Progress {
+        if !std::io::stderr().is_terminal() {
+            return Progress(None);
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_message(format!("mqtt-ml: {what}"));
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Progress(Some(bar))
+    }
+
+    pub fn is_shown(&self) -> bool {
+        self.0.is_some()
+    }
+
+    pub fn set(&self, line: String) {
+        if let Some(b) = &self.0 {
+            b.set_message(line);
+        }
+    }
+
+    /// Prints a line above the spinner (or on stderr when there is none).
+    pub fn println(&self, line: &str) {
+        match &self.0 {
+            Some(b) => b.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
 }
 
 /// Signals received by mqtt-ml while Suricata runs (Ctrl-C, SIGTERM).
@@ -262,7 +334,7 @@ pub fn run(spec: &RunSpec) -> Result<Ended, String> {
             spec.suricata.display()
         )
     })?;
-    let tty = std::io::stderr().is_terminal();
+    let progress = Progress::new(&spec.what);
     let started = Instant::now();
     let mut engine_started: Option<Instant> = None;
     let mut counter = EveCounter::default();
@@ -315,18 +387,17 @@ pub fn run(spec: &RunSpec) -> Result<Ended, String> {
                 send(&child, libc::SIGKILL);
             }
         }
-        if tty && last_tick.elapsed() >= Duration::from_secs(1) {
+        if progress.is_shown() && last_tick.elapsed() >= Duration::from_secs(1) {
             last_tick = Instant::now();
             counter.poll(&spec.eve);
-            let line = progress_line(&spec.what, started.elapsed().as_secs(), counter.messages);
-            let mut e = std::io::stderr().lock();
-            let _ = write!(e, "\r{line}\x1b[K");
-            let _ = e.flush();
+            progress.set(progress_line(
+                &spec.what,
+                started.elapsed().as_secs(),
+                counter.messages,
+            ));
         }
     };
-    if tty {
-        let _ = write!(std::io::stderr(), "\r\x1b[K");
-    }
+    progress.finish();
     let output = std::fs::read_to_string(&spec.output_file).unwrap_or_default();
     Ok(Ended {
         status,
@@ -344,7 +415,7 @@ mod tests {
     fn suricata_arguments_for_plugin_rules_and_model() {
         let opts = Options {
             backend: Some("native".into()),
-            threshold: Some("p99".into()),
+            threshold: Some(mqtt_ml::scoring::Threshold::P99),
             model: Some("/m/x.tflite".into()),
             ..Options::default()
         };
