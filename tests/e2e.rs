@@ -102,6 +102,8 @@ fn main() {
             cases::thread_count_independent,
         ),
         ("log_records_anomalies_only", cases::log_anomalies_only),
+        ("cli_rules_convert", cli_cases::cli_rules_convert),
+        ("cli_learn_site_model", cli_cases::cli_learn_site_model),
         (
             "keyword_equivalence_mqtt.protocol_version",
             keyword_cases::protocol_version,

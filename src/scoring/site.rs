@@ -27,7 +27,7 @@ pub struct SiteSummary {
 }
 
 /// The fewest benign messages a calibration accepts: below that the percentiles mean nothing.
-pub const MIN_MESSAGES: usize = 1000;
+pub const MIN_MESSAGES: usize = 300;
 
 /// Re-fits `meta` to the benign `rows` of a site, scoring them with `model`.
 pub fn calibrate(
@@ -194,7 +194,7 @@ mod tests {
     fn too_little_traffic_is_one_clear_error() {
         let e = calibrate(&meta(), &mut Half, &[[0.5; WIDTH]; 10], "x.pcap").unwrap_err();
         assert!(
-            e.contains("at least 1000") && e.contains("record longer"),
+            e.contains("at least 300") && e.contains("record longer"),
             "{e}"
         );
     }

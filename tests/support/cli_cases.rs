@@ -482,3 +482,96 @@ pub fn cli_live_capture(env: &Env) -> Outcome {
     );
     Outcome::Pass(format!("{} messages on port {port}", ours.len()))
 }
+
+/// `rules convert`: built-in keyword rules come out as mqtt_ml.* rules that load with the plugin,
+/// other lines unchanged; an unconvertible rule is kept, reported with its sid, and exit is 1.
+pub fn cli_rules_convert(env: &Env) -> Outcome {
+    let input = env.write(
+        "convert-in.rules",
+        "# a comment stays\n\
+         alert mqtt any any -> any any (msg:\"connect\"; mqtt.type:CONNECT; mqtt.connect.clientid; content:\"dev\"; sid:9199301; rev:1;)\n\
+         alert tcp any any -> any any (msg:\"other\"; content:\"x\"; sid:9199302; rev:1;)\n",
+    );
+    let out = run_cli(env, &["rules", "convert", input.to_str().unwrap()]);
+    ensure!(out.status.success(), "{}", describe(&out));
+    let converted = text(&out.stdout);
+    ensure!(
+        converted.contains("mqtt_ml.type:CONNECT; mqtt_ml.connect.clientid;")
+            && converted.contains("# a comment stays\n")
+            && converted.contains("(msg:\"other\"; content:\"x\"; sid:9199302; rev:1;)"),
+        "output: {converted}"
+    );
+    let rules = env.write("convert-out.rules", &converted);
+    if let Err(e) = env.rules_all_load("convert-load", &rules) {
+        return Outcome::Fail(format!("converted rules do not load: {e}"));
+    }
+    let bad = env.write(
+        "convert-bad.rules",
+        "alert mqtt any any -> any any (msg:\"event\"; app-layer-event:mqtt.missing_connect; sid:9199303; rev:1;)\n",
+    );
+    let out = run_cli(env, &["rules", "convert", bad.to_str().unwrap()]);
+    ensure!(out.status.code() == Some(1), "exit {:?}", out.status.code());
+    ensure!(
+        text(&out.stderr).contains("9199303"),
+        "report: {}",
+        text(&out.stderr)
+    );
+    Outcome::Pass(String::new())
+}
+
+/// `learn`: a site model from a benign capture, which the plugin then loads; thresholds never
+/// fall below the model's; too little traffic is one error line.
+pub fn cli_learn_site_model(env: &Env) -> Outcome {
+    let dir = env.out_dir("learn-site");
+    let _ = std::fs::remove_dir_all(&dir);
+    let pcap = env.pcap("gen-benign-a.pcap");
+    let out = run_cli(
+        env,
+        &["learn", pcap.to_str().unwrap(), "-o", dir.to_str().unwrap()],
+    );
+    ensure!(out.status.success(), "{}", describe(&out));
+    let model = dir.join("mqtt-ml.tflite");
+    let meta: Value = match std::fs::read_to_string(dir.join("mqtt-ml.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+    {
+        Some(v) => v,
+        None => return Outcome::Fail("no readable site metadata".into()),
+    };
+    let shipped: Value = serde_json::from_str(
+        &std::fs::read_to_string(env.root.join("models/mqtt-ml.json")).unwrap_or_default(),
+    )
+    .unwrap_or(Value::Null);
+    for k in ["p95", "p99", "p999"] {
+        let (site, base) = (
+            meta["thresholds"][k].as_f64().unwrap_or(-1.0),
+            shipped["thresholds"][k].as_f64().unwrap_or(f64::MAX),
+        );
+        ensure!(site >= base, "{k}: site {site} below the model's {base}");
+    }
+    ensure!(
+        meta["site"]["messages"].as_u64().unwrap_or(0) >= 300,
+        "site block: {}",
+        meta["site"]
+    );
+    let check = run_cli(env, &["check", "--model", model.to_str().unwrap()]);
+    ensure!(check.status.success(), "site model: {}", describe(&check));
+    let small = env.pcap("mqtt311-basic.pcap");
+    let dir2 = env.out_dir("learn-small");
+    let out = run_cli(
+        env,
+        &[
+            "learn",
+            small.to_str().unwrap(),
+            "-o",
+            dir2.to_str().unwrap(),
+        ],
+    );
+    let err = text(&out.stderr);
+    ensure!(
+        out.status.code() == Some(1) && err.lines().count() == 1 && err.contains("record longer"),
+        "too little traffic: {}",
+        describe(&out)
+    );
+    Outcome::Pass(format!("{}", meta["site"]["messages"]))
+}

@@ -34,6 +34,8 @@ MQTT_ML_CACHE (setup's cache directory).";
 const MAIN_USAGE: &str = "\
 mqtt-ml detect <capture.pcap> | -i IFACE [--seconds N] [options]
        mqtt-ml score <capture.pcap> [options]
+       mqtt-ml learn <benign.pcap> | -i IFACE --seconds N -o DIR [options]
+       mqtt-ml rules convert IN.rules > OUT.rules
        mqtt-ml train [ARGUMENTS ...]
        mqtt-ml check [--config YAML] [--model FILE] [--rules FILE ...]
        mqtt-ml schema
@@ -75,6 +77,18 @@ pub enum Command {
         help_template = TEMPLATE
     )]
     Score(ScoreArgs),
+    /// Fit the model's scaling and thresholds to a site from its benign traffic
+    #[command(
+        override_usage = "mqtt-ml learn <benign.pcap> -o DIR [options] [-- SURICATA ARGUMENTS ...]\n       \
+                          mqtt-ml learn -i IFACE --seconds N -o DIR [options] [-- SURICATA ARGUMENTS ...]",
+        long_about = LEARN_ABOUT,
+        after_help = LEARN_AFTER,
+        help_template = TEMPLATE
+    )]
+    Learn(LearnArgs),
+    /// Rule tools: convert rules written for Suricata's MQTT keywords
+    #[command(subcommand, help_template = TEMPLATE)]
+    Rules(RulesCommand),
     /// Train the model (training/run.sh)
     #[command(
         override_usage = "mqtt-ml train [ARGUMENTS ...]",
@@ -142,6 +156,19 @@ Scores every MQTT message of a capture and prints one CSV row per message, in EV
 (ts: time of the carrying TCP segment, seconds since the epoch; src is the connection's client;
 msgtype: the message type's name; top_feature: the feature with the largest reconstruction error.)
 Suricata runs in a temporary directory that is removed afterwards.";
+
+const LEARN_ABOUT: &str = "\
+Learns what is normal on this site from benign traffic recorded here (a capture, or N seconds
+live) and writes a site model into DIR: the same model with its scaling widened to the site's
+benign range and its thresholds raised to the site's own percentiles (never lowered). No
+TensorFlow is needed: the plugin extracts the features and the native backend scores them. Load
+the result with app-layer.protocols.mqtt-ml.model: DIR/mqtt-ml.tflite. Full retraining stays in
+`mqtt-ml train`.";
+
+const LEARN_AFTER: &str = "\
+examples:
+  mqtt-ml learn site-benign.pcap -o /etc/suricata/mqtt-ml-site
+  sudo mqtt-ml learn -i eth0 --seconds 600 -o /etc/suricata/mqtt-ml-site";
 
 const TRAIN_ABOUT: &str = "\
 Trains the autoencoder: runs training/run.sh of the source tree with the arguments, streaming its
@@ -247,6 +274,50 @@ pub struct ScoreArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct LearnArgs {
+    /// benign traffic of the site
+    #[arg(value_name = "benign.pcap", conflicts_with = "interface")]
+    pub capture: Option<PathBuf>,
+    /// where the site model goes
+    #[arg(short, long, value_name = "DIR", required = true)]
+    pub out: PathBuf,
+    /// suricata.yaml (default $SURICATA_YAML, else Suricata's own)
+    #[arg(short, long, value_name = "YAML")]
+    pub config: Option<PathBuf>,
+    /// the model to fit (default: the plugin's own)
+    #[arg(short, long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// learn live on IFACE (needs root)
+    #[arg(short, long, value_name = "IFACE")]
+    pub interface: Option<String>,
+    /// with -i: how many seconds of traffic to learn from
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub seconds: Option<u64>,
+    /// everything after -- goes to suricata unchanged
+    #[arg(last = true, value_name = "SURICATA ARGUMENTS")]
+    pub extra: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Rewrite rules using Suricata's mqtt.* keywords into mqtt_ml.* keywords
+    #[command(
+        override_usage = "mqtt-ml rules convert IN.rules > OUT.rules",
+        long_about = "Rewrites every rule that uses Suricata's built-in MQTT keywords (mqtt.type, \
+                      mqtt.connect.clientid, ...) into the mqtt_ml.* equivalents and prints the \
+                      result on stdout; every other line is copied unchanged. Each rule that cannot \
+                      be converted is kept as it was and reported on stderr with the reason; the \
+                      exit status is then 1.",
+        help_template = TEMPLATE
+    )]
+    Convert {
+        /// the rules file to convert
+        #[arg(value_name = "IN.rules")]
+        input: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
 pub struct TrainArgs {
     /// arguments for training/run.sh (after --, even --help passes through)
     #[arg(
@@ -308,6 +379,15 @@ pub enum Cmd {
         prefix: PathBuf,
     },
     Completions(Shell),
+    Learn {
+        input: Input,
+        seconds: Option<u64>,
+        out: PathBuf,
+        opts: Options,
+    },
+    RulesConvert {
+        input: PathBuf,
+    },
 }
 
 /// A usage error: one line naming the fix (stderr, exit 2).
@@ -399,6 +479,42 @@ pub fn parse(args: &[String]) -> Result<Cmd, Usage> {
         }),
         Command::Schema => Cmd::Schema,
         Command::Install(i) => Cmd::Install { prefix: i.prefix },
+        Command::Learn(l) => {
+            let input = match (l.capture, l.interface) {
+                (Some(p), None) => Input::Pcap(p),
+                (None, Some(i)) => Input::Interface(i),
+                _ => {
+                    return Err(usage(
+                        "give a benign capture (mqtt-ml learn site.pcap -o DIR) or an interface (-i IFACE --seconds N)",
+                    ))
+                }
+            };
+            match (&input, l.seconds) {
+                (Input::Interface(_), None) => {
+                    return Err(usage(
+                        "learning live needs --seconds N: how much benign traffic to learn from",
+                    ))
+                }
+                (Input::Pcap(_), Some(_)) => {
+                    return Err(usage(
+                        "--seconds applies to live capture only: add -i IFACE, or drop --seconds",
+                    ))
+                }
+                _ => {}
+            }
+            Cmd::Learn {
+                input,
+                seconds: l.seconds,
+                out: l.out,
+                opts: Options {
+                    config: l.config,
+                    model: l.model,
+                    extra: l.extra,
+                    ..Options::default()
+                },
+            }
+        }
+        Command::Rules(RulesCommand::Convert { input }) => Cmd::RulesConvert { input },
         Command::Completions { shell } => Cmd::Completions(shell),
     })
 }

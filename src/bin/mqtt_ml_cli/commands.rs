@@ -200,10 +200,10 @@ pub fn detect(d: Detect) -> Result<ExitCode> {
 }
 
 /// A directory removed when dropped.
-struct TempDir(PathBuf);
+pub struct TempDir(pub PathBuf);
 
 impl TempDir {
-    fn new(what: &str) -> Result<TempDir> {
+    pub fn new(what: &str) -> Result<TempDir> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -533,6 +533,27 @@ pub fn check(opts: &Options) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::from(1))
+}
+
+/// `mqtt-ml rules convert IN`: the converted rules on stdout, the report on stderr; exit 1 when a
+/// rule could not be converted (it is kept unchanged, and would not load with the plugin).
+pub fn convert(input: &Path) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(input)
+        .map_err(|e| format!("cannot read {}: {e}: check the path", input.display()))?;
+    let c = mqtt_ml::rules::convert::convert_rules(&text);
+    print!("{}", c.output);
+    let report = c.report();
+    if !report.is_empty() {
+        eprint!("{report}");
+        if !report.ends_with('\n') {
+            eprintln!();
+        }
+    }
+    Ok(if c.unconverted.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 #[cfg(test)]

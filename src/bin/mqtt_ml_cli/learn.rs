@@ -17,10 +17,22 @@ use super::suricata::{run, RunSpec, Setup};
 type Result<T> = std::result::Result<T, Failure>;
 
 /// The model file a site is learned from: `--model`, else the one the plugin loads by default.
-fn base_model(opts: &Options) -> PathBuf {
-    opts.model
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(mqtt_ml::config::DEFAULT_MODEL))
+fn base_model(opts: &Options, plugin: &Path) -> Result<PathBuf> {
+    if let Some(m) = &opts.model {
+        return Ok(m.clone());
+    }
+    mqtt_ml::layout::find_model(plugin).map_err(|tried| {
+        format!(
+            "no model beside the plugin {} (looked in {}): pass --model FILE",
+            plugin.display(),
+            tried
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+        .into()
+    })
 }
 
 /// The feature vectors of every `mqtt_ml` record of an eve.json.
@@ -40,18 +52,22 @@ pub fn feature_rows(eve: &str) -> Vec<RawVector> {
 }
 
 pub fn learn(input: &Input, seconds: Option<u64>, out: &Path, opts: &Options) -> Result<ExitCode> {
-    let model_path = base_model(opts);
+    let setup = Setup::find(opts.config.as_deref())?;
+    let model_path = base_model(opts, &setup.plugin)?;
     let meta = ModelMetadata::load(&model_path)?;
     let model = LoadedModel::load(&model_path, Backend::Native, None).map_err(|e| e.to_string())?;
     let mut scorer = model.new_scorer().map_err(|e| e.to_string())?;
-    let setup = Setup::find(opts.config.as_deref())?;
     let (input_args, what, source) = match input {
         Input::Pcap(p) => {
             if !p.is_file() {
                 return Err(format!("capture {} not found: check the path", p.display()).into());
             }
             let what = format!("reading {}", p.display());
-            (vec!["-r".to_string(), p.display().to_string()], what, p.display().to_string())
+            (
+                vec!["-r".to_string(), p.display().to_string()],
+                what,
+                p.display().to_string(),
+            )
         }
         Input::Interface(i) => {
             if seconds.is_none() {
@@ -61,7 +77,11 @@ pub fn learn(input: &Input, seconds: Option<u64>, out: &Path, opts: &Options) ->
                 .into());
             }
             let what = format!("capturing on {i}");
-            (vec!["-i".to_string(), i.clone()], what, format!("interface {i}"))
+            (
+                vec!["-i".to_string(), i.clone()],
+                what,
+                format!("interface {i}"),
+            )
         }
     };
     let tmp = TempDir::new("learn")?;
@@ -90,14 +110,19 @@ pub fn learn(input: &Input, seconds: Option<u64>, out: &Path, opts: &Options) ->
         what,
     };
     let ended = run(&spec)?;
-    if !ended.ok() && !(ended.interrupted && matches!(input, Input::Interface(_))) {
+    let stopped_live = ended.interrupted && matches!(input, Input::Interface(_));
+    if !(ended.ok() || stopped_live) {
         return Err(format!("Suricata failed: {}", ended.describe()).into());
     }
     let eve = std::fs::read_to_string(tmp.0.join("eve.json")).unwrap_or_default();
     let rows = feature_rows(&eve);
     let (doc, summary) = site::calibrate(&meta, scorer.as_mut(), &rows, &source)?;
-    std::fs::create_dir_all(out)
-        .map_err(|e| format!("cannot create {}: {e}; pass -o with a writable directory", out.display()))?;
+    std::fs::create_dir_all(out).map_err(|e| {
+        format!(
+            "cannot create {}: {e}; pass -o with a writable directory",
+            out.display()
+        )
+    })?;
     let site_model = out.join(
         model_path
             .file_name()
@@ -108,7 +133,10 @@ pub fn learn(input: &Input, seconds: Option<u64>, out: &Path, opts: &Options) ->
     let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
     std::fs::write(metadata_path(&site_model), text)
         .map_err(|e| format!("cannot write {}: {e}", metadata_path(&site_model).display()))?;
-    println!("learned from {} benign MQTT messages of {source}", summary.messages);
+    println!(
+        "learned from {} benign MQTT messages of {source}",
+        summary.messages
+    );
     if summary.widened.is_empty() {
         println!("scaling: unchanged (the site stays within the model's benign range)");
     } else {
@@ -118,7 +146,10 @@ pub fn learn(input: &Input, seconds: Option<u64>, out: &Path, opts: &Options) ->
         println!("threshold {name}: {before} -> {after}");
     }
     println!("site model: {}", site_model.display());
-    println!("use it: app-layer.protocols.mqtt-ml.model: {}", site_model.display());
+    println!(
+        "use it: app-layer.protocols.mqtt-ml.model: {}",
+        site_model.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,7 +1,9 @@
-//! The `mqtt-ml` subcommands: detect, score, train, check, schema, install, completions (and help).
+//! The `mqtt-ml` subcommands: detect, score, learn, train, check, rules convert, schema, install,
+//! completions (and help).
 pub mod args;
 pub mod commands;
 pub mod install;
+pub mod learn;
 pub mod report;
 pub mod suricata;
 
@@ -42,5 +44,12 @@ pub fn main(args: &[String]) -> ExitCode {
         Cmd::Train(a) => commands::report("train", commands::train(&a)),
         Cmd::Check(o) => commands::report("check", commands::check(&o)),
         Cmd::Install { prefix } => commands::report("install", install::install(&prefix)),
+        Cmd::Learn {
+            input,
+            seconds,
+            out,
+            opts,
+        } => commands::report("learn", learn::learn(&input, seconds, &out, &opts)),
+        Cmd::RulesConvert { input } => commands::report("rules convert", commands::convert(&input)),
     }
 }
