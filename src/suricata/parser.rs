@@ -44,24 +44,26 @@ struct MqttState {
     session: Option<Session>,
 }
 
-impl MqttState {
-    fn push(&mut self, record: MessageRecord) {
+/// Makes `record` the next transaction (a free function so the parser can call it while the
+/// session, another field of the state, is borrowed).
+fn push_tx(txs: &mut VecDeque<MqttTx>, next_id: &mut u64, record: MessageRecord) {
+    {
         let cfg = plugin::config();
         let to_server = record.ctx.direction == Direction::ToServer;
         let (scored, features) = scoring::assess(&record, cfg.log_features);
         let mut tx = MqttTx {
             tx_data: AppLayerTxData::for_direction(to_server),
-            id: self.next_id,
+            id: *next_id,
             record,
             scored,
             features,
             score_text: std::cell::OnceCell::new(),
         };
-        self.next_id += 1;
-        if self.txs.len() >= cfg.max_tx {
+        *next_id += 1;
+        if txs.len() >= cfg.max_tx {
             // Transactions complete on creation, so this only happens when logging or detection
             // falls far behind; dropping the oldest bounds memory.
-            self.txs.pop_front();
+            txs.pop_front();
             tx.record.events.insert(Event::TooManyTransactions);
         }
         for e in tx.record.events.iter() {
@@ -70,9 +72,11 @@ impl MqttState {
         if cfg.log_anomalies_only && !tx.scored.is_some_and(|s| s.anomaly) {
             tx.tx_data.skip_logging();
         }
-        self.txs.push_back(tx);
+        txs.push_back(tx);
     }
+}
 
+impl MqttState {
     fn index_of(&self, id: u64) -> Option<usize> {
         // Ids are consecutive and the deque is in id order, except where max-tx dropped some.
         let front = self.txs.front()?.id;
@@ -199,7 +203,12 @@ unsafe fn parse(
     if input.is_empty() && !slice.is_gap() && SCAppLayerParserStateIssetFlag(pstate, eof_flag) > 0 {
         return AppLayerResult::ok();
     }
-    let MqttState { session, .. } = state;
+    let MqttState {
+        session,
+        txs,
+        next_id,
+        ..
+    } = state;
     let session = session.get_or_insert_with(|| {
         let (client, midstream) = flow_origin(flow);
         Session::new(midstream, client)
@@ -209,7 +218,6 @@ unsafe fn parse(
         return AppLayerResult::ok();
     }
     let mut clock = FlowClock::new(flow);
-    let mut records = Vec::new();
     let progress = session.parse(
         dir,
         input,
@@ -219,11 +227,8 @@ unsafe fn parse(
             sources: Some(plugin::sources()),
         },
         &mut clock,
-        &mut |r| records.push(r),
+        &mut |r| push_tx(txs, next_id, r),
     );
-    for r in records {
-        state.push(r);
-    }
     match progress {
         StreamProgress::Done => AppLayerResult::ok(),
         StreamProgress::Incomplete { consumed, needed } => {
@@ -342,6 +347,7 @@ pub unsafe extern "C" fn register() {
     let parser = &definition;
     let alproto = AppLayerRegisterProtocolDetection(parser, 1);
     plugin::set_alproto(alproto);
+    super::packets::follow_detection_ports(alproto);
     for pattern in [c"|00 04|MQTT", c"|00 06|MQIsdp"] {
         // After the CONNECT type byte and a 1-4 byte remaining length.
         if SCAppLayerProtoDetectPMRegisterPatternCSwPP(

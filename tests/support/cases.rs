@@ -89,7 +89,10 @@ fn agreement(env: &Env, pcaps: &[PathBuf]) -> Agreement {
     };
     for p in pcaps {
         let name = name_of(p);
-        let run = env.run(&format!("agree-{name}"), p, extra_args_for(p));
+        // The field-by-field comparison needs every wire field: the full record.
+        let mut args = extra_args_for(p).to_vec();
+        args.extend(["--set", "app-layer.protocols.mqtt-ml.eve-record=full"]);
+        let run = env.run(&format!("agree-{name}"), p, &args);
         if !run.ok() {
             a.failures
                 .push(format!("{name}: suricata {}", run.describe()));
@@ -479,7 +482,13 @@ pub fn limits_apply(env: &Env) -> Outcome {
     let run = env.run(
         "limits-small",
         &p,
-        &["--set", "app-layer.protocols.mqtt-ml.max-msg-length=16"],
+        &[
+            "--set",
+            "app-layer.protocols.mqtt-ml.max-msg-length=16",
+            // `len` (the remaining length) is in the full record only.
+            "--set",
+            "app-layer.protocols.mqtt-ml.eve-record=full",
+        ],
     );
     ensure!(run.ok(), "{}", run.describe());
     let recs = run.records();
