@@ -160,6 +160,11 @@ unsafe extern "C" fn tx_free(state: *mut c_void, tx_id: u64) {
     if let Some(i) = state.index_of(tx_id) {
         state.txs.remove(i);
     }
+    // Idle connections (thousands in a SlowITe attack) should not each keep room for several
+    // transactions (about 2 KB) once theirs are logged.
+    if state.txs.is_empty() && state.txs.capacity() > 0 {
+        state.txs = VecDeque::new();
+    }
 }
 
 unsafe extern "C" fn get_tx(state: *mut c_void, tx_id: u64) -> *mut c_void {
