@@ -44,7 +44,7 @@ pub fn write_record(
     write_header(s, r, opt)?;
     write_body(s, &r.msg.body, opt)?;
     write_events(s, r)?;
-    write_context(s, r)?;
+    write_context(s, r, opt)?;
     if let Some(f) = a.features {
         s.open_array(c"features")?;
         for v in f {
@@ -362,24 +362,33 @@ fn write_properties(
     s.close()
 }
 
-fn write_context(s: &mut dyn JsonSink, r: &MessageRecord) -> SinkResult {
+/// Packet, flow and client context; the default record leaves out what the others imply.
+fn write_context(s: &mut dyn JsonSink, r: &MessageRecord, opt: RecordOptions) -> SinkResult {
     let c = &r.ctx;
     s.open_object(c"tcp")?;
     s.set_uint(c"flags", u64::from(c.tcp_flags))?;
     s.set_uint(c"len", u64::from(c.tcp_len))?;
     s.set_float(c"ts", c.ts_seconds())?;
-    s.set_bool(c"timed_by_packet", c.timed_by_packet)?;
+    if opt.full {
+        s.set_bool(c"timed_by_packet", c.timed_by_packet)?;
+    }
     s.close()?;
     let f = &c.flow;
     s.open_object(c"flow")?;
     s.set_float(c"time_delta", f.time_delta)?;
     s.set_float(c"time_relative", f.time_relative)?;
-    s.set_float(c"duration", f.duration)?;
+    if opt.full {
+        s.set_float(c"duration", f.duration)?;
+    }
     s.set_uint(c"msg_count", f.msg_index)?;
-    s.set_uint(c"msg_count_ts", f.msg_count_ts)?;
-    s.set_uint(c"msg_count_tc", f.msg_count_tc)?;
+    if opt.full {
+        s.set_uint(c"msg_count_ts", f.msg_count_ts)?;
+        s.set_uint(c"msg_count_tc", f.msg_count_tc)?;
+    }
     s.set_uint(c"failed_auth", f.failed_auth)?;
-    s.set_float(c"failed_auth_rate", f.failed_auth_rate)?;
+    if opt.full {
+        s.set_float(c"failed_auth_rate", f.failed_auth_rate)?;
+    }
     s.set_uint(c"pending_qos2", f.pending_qos2)?;
     s.close()?;
     s.open_object(c"src")?;

@@ -84,6 +84,8 @@ fn publish_and_context() {
     assert!(lean.get("properties").is_none());
     assert_eq!(lean["flow"]["msg_count"], 2);
     assert_eq!(lean["src"]["connects"], 0);
+    assert!(lean["tcp"].get("timed_by_packet").is_none());
+    assert!(lean["flow"].get("failed_auth_rate").is_none());
     let m = json(&recs[1], full);
     assert_eq!(m["msgtype_name"], "publish");
     assert_eq!(m["topic"], "t");

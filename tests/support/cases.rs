@@ -173,7 +173,11 @@ pub fn agreement_mqttset(env: &Env) -> Outcome {
 /// Each record carries the time of the TCP segment that carried it, which is earlier than the
 /// packet (the ACK) on which Suricata parsed and logged it.
 pub fn timing_is_carrying_packet(env: &Env) -> Outcome {
-    let run = env.run("timing", &env.pcap("mqtt311-basic.pcap"), &[]);
+    let run = env.run(
+        "timing",
+        &env.pcap("mqtt311-basic.pcap"),
+        &["--set", "app-layer.protocols.mqtt-ml.eve-record=full"],
+    );
     ensure!(run.ok(), "{}", run.describe());
     let recs = run.records();
     ensure!(!recs.is_empty(), "no records");
