@@ -40,7 +40,7 @@ def main():
     print("|" + "---|" * len(hdr))
     for base, names in groups:
         for name in names:
-            if name not in runs:
+            if name not in runs or base not in runs:
                 continue
             row = (name, f"{cpu(name):.2f}", f"{cpu(name) / cpu(base):.3f}",
                    f"{med(name, 'user'):.2f}", f"{med(name, 'sys'):.2f}",
@@ -50,7 +50,7 @@ def main():
     print()
     # Per message above the floor: the plugin's records count the messages it parsed.
     msgs = med("default", "ml") if "default" in runs else 0
-    if msgs:
+    if msgs and "floor" in runs:
         for name in ("stock", "default", "no-score", "native"):
             if name in runs:
                 us = (cpu(name) - cpu("floor")) / msgs * 1e6

@@ -24,7 +24,9 @@
 #
 # Generated captures are cached in $MQTT_ML_CACHE/bench/. Needs Suricata (scripts/setup.sh), the
 # plugin (scripts/build-plugin.sh), python3, GNU time, and to record the non-MQTT capture once
-# root, iproute2, tcpdump and openssl. Environment: ROUNDS, COPIES, PLUGIN, MODEL, BENCH_WORK.
+# root, iproute2, tcpdump and openssl. Environment: ROUNDS, COPIES, PLUGIN, MODEL, BENCH_WORK, and
+# ONLY (names of the configurations to run, e.g. ONLY="other-absent other-loaded" ROUNDS=15 for a
+# finer non-MQTT ratio; no microbenchmark then).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -88,6 +90,7 @@ echo "load before: $(uptime)" >&2
 for r in $(seq 1 "$ROUNDS"); do
   for c in "${CONFIGS[@]}"; do
     IFS='|' read -r name cap extra <<< "$c"
+    if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then continue; fi
     out=$WORK/run
     rm -rf "$out"; mkdir -p "$out"
     load=$(cut -d' ' -f1 /proc/loadavg)
@@ -103,6 +106,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 echo "load after: $(uptime)" >&2
 python3 bench/cost-report.py "$RESULTS" "$CAP" "$SLOW" "$OTHER"
+[ -z "${ONLY:-}" ] || exit 0
 echo
 echo "per-message scoring (cargo bench --bench score -- ${MICRO[*]}):"
 cargo bench --quiet --bench score -- "${MICRO[@]}" 2>/dev/null | grep -E "per message|ns/message"
