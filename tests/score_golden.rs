@@ -7,12 +7,15 @@
 //!
 //! so any later change to scaling, the forward passes, the error or the top-3 that moves a score
 //! fails here. (The feature vector is src/features' business: the random vectors test scoring
-//! without it, the parsed messages with it.)
+//! without it, the parsed messages with it.) Each file's first line names the model file (FNV-1a
+//! hash of models/mqtt-ml.tflite and .json) and the feature schema it was made with; a new model or
+//! schema fails the test with that message, and the files must then be written again with the
+//! command above, from scoring code known to be right.
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use mqtt_ml::config::Config;
-use mqtt_ml::features::{extract, RawVector, WIDTH};
+use mqtt_ml::features::{extract, RawVector, SCHEMA_VERSION, WIDTH};
 use mqtt_ml::flow::{Clock, Direction, MessageRecord, Micros, PacketFacts, Session, Shared};
 use mqtt_ml::model::{Backend, LoadedModel};
 use mqtt_ml::scoring::{score, ModelMetadata};
@@ -170,6 +173,17 @@ fn lines(backend: Backend, meta: &ModelMetadata, path: &std::path::Path) -> Opti
     Some(out)
 }
 
+/// What the golden values depend on besides the scoring code: the model, its metadata, the schema.
+fn fingerprint(model: &std::path::Path) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for path in [model.to_path_buf(), model.with_extension("json")] {
+        for b in std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("# model fnv1a {h:016x}, feature schema v{SCHEMA_VERSION}, width {WIDTH}")
+}
+
 fn close(a: f32, b: f32) -> bool {
     a == b || (a - b).abs() <= 1e-6 * a.abs().max(b.abs())
 }
@@ -187,12 +201,22 @@ fn scores_match_golden_values() {
             assert_eq!(backend, Backend::Tflite, "the native backend always loads");
             continue;
         };
+        let header = fingerprint(&model);
         if write {
-            std::fs::write(&golden, &now).expect("write golden file");
+            std::fs::write(&golden, format!("{header}\n{now}")).expect("write golden file");
             continue;
         }
         let want = std::fs::read_to_string(&golden)
             .unwrap_or_else(|e| panic!("{}: {e}", golden.display()));
+        let (made_for, want) = want.split_once('\n').unwrap_or_default();
+        assert_eq!(
+            made_for,
+            header,
+            "{}: golden scores made for another model or feature schema; write them again \
+             (MQTT_ML_WRITE_GOLDEN=1 cargo test --release --test score_golden) from scoring code \
+             known to be right",
+            golden.display()
+        );
         let (want, now): (Vec<&str>, Vec<&str>) = (want.lines().collect(), now.lines().collect());
         assert_eq!(want.len(), now.len(), "{backend}: number of vectors");
         assert!(want.len() > 2_300, "{backend}: {} vectors", want.len());
