@@ -44,6 +44,9 @@ pub struct Config {
     /// Write `mqtt_ml` records for anomalous messages only (alerts still carry every message's
     /// object). EVE output is most of what the plugin costs; a SOC often wants only these.
     pub log_anomalies_only: bool,
+    /// `eve-record: full`: every field in `mqtt_ml` records (wire fields, MQTT 5 properties,
+    /// payload); the default record holds what an analyst reads (docs/eve.md).
+    pub eve_record_full: bool,
     /// Bytes of each MQTT stream direction reassembled and parsed; 0 = all. Suricata's global
     /// default (1 MiB) would stop parsing long-lived MQTT connections and floods after 1 MiB.
     pub stream_depth: u32,
@@ -68,6 +71,7 @@ impl Default for Config {
             threshold: None,
             log_features: false,
             log_anomalies_only: false,
+            eve_record_full: false,
             stream_depth: 0,
         }
     }
@@ -112,6 +116,7 @@ pub const KEYS: &[&str] = &[
     "log-features",
     "stream-depth",
     "log-records",
+    "eve-record",
 ];
 
 impl Config {
@@ -188,6 +193,13 @@ impl Config {
                     _ => return Err(err("use all or anomalies (default all)")),
                 }
             }
+            "eve-record" => {
+                self.eve_record_full = match v {
+                    "default" => false,
+                    "full" => true,
+                    _ => return Err(err("use default or full (default default)")),
+                }
+            }
             "stream-depth" => {
                 self.stream_depth = parse_size(v)
                     .and_then(|n| u32::try_from(n).ok())
@@ -231,6 +243,28 @@ pub fn parse_size(v: &str) -> Option<usize> {
         (lower.as_str(), 1)
     };
     digits.trim().parse::<usize>().ok()?.checked_mul(mult)
+}
+
+/// A Suricata port list as `detection-ports` takes it (`1883`, `[1883, 8883]`, `1883:1890`), as
+/// inclusive ranges; None for what it cannot read exactly (`any`, `!1883`, variables).
+pub fn parse_port_list(v: &str) -> Option<Vec<(u16, u16)>> {
+    let inner = v.trim().trim_start_matches('[').trim_end_matches(']');
+    let mut out = Vec::new();
+    for part in inner.split(',') {
+        let part = part.trim();
+        let (lo, hi) = match part.split_once(':') {
+            Some((a, b)) => (a.trim().parse().ok()?, b.trim().parse().ok()?),
+            None => {
+                let p = part.parse().ok()?;
+                (p, p)
+            }
+        };
+        if lo > hi {
+            return None;
+        }
+        out.push((lo, hi));
+    }
+    Some(out)
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
@@ -278,6 +312,21 @@ mod tests {
         assert!(Config::from_pairs([("source-window", "-1")]).is_err());
         assert!(Config::from_pairs([("backend", "gpu")]).is_err());
         assert!(Config::from_pairs([("log-records", "some")]).is_err());
+        assert!(Config::from_pairs([("eve-record", "all")]).is_err());
+        assert_eq!(parse_port_list("1883"), Some(vec![(1883, 1883)]));
+        assert_eq!(
+            parse_port_list("[1883, 8883:8885]"),
+            Some(vec![(1883, 1883), (8883, 8885)])
+        );
+        for unreadable in ["any", "!1883", "$MQTT_PORTS", "", "9:1", "70000"] {
+            assert_eq!(parse_port_list(unreadable), None, "{unreadable}");
+        }
+        assert!(!Config::default().eve_record_full);
+        assert!(
+            Config::from_pairs([("eve-record", "full")])
+                .unwrap()
+                .eve_record_full
+        );
         assert!(
             Config::from_pairs([("log-records", "anomalies")])
                 .unwrap()

@@ -1,12 +1,12 @@
 //! The `mqtt_ml` EVE object: which fields a message produces (docs/eve.md is their reference).
 //! Written through the small `JsonSink` trait so the same code fills Suricata's JsonBuilder in the
-//! plugin and a serde_json value in tests.
+//! plugin (as text, [`TextSink`]) and a serde_json value in tests.
 
 mod record;
 mod sink;
 
 pub use record::{write_record, Assessment, RecordOptions};
-pub use sink::{JsonSink, SinkError, ValueSink};
+pub use sink::{f32_as_written, JsonSink, SinkError, TextSink, ValueSink};
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,10 @@
 //! Writes one message's `mqtt_ml` object. Field names follow Wireshark's MQTT dissector
 //! (`mqtt.conflag.cleansess` -> `conflag_cleansess`); docs/eve.md documents each one.
+//!
+//! Two shapes: the default record holds what an analyst reads (score, decision, explanation,
+//! message type and key fields, timing, flow and client counters); `eve-record: full` adds every
+//! wire field, MQTT 5 properties and the payload. [`write_record`] lists the record's sections in
+//! order: a new section (or field) goes there, behind `opt.full` if only the full record has it.
 use std::ffi::CStr;
 
 use super::sink::{JsonSink, SinkResult};
@@ -10,8 +15,10 @@ use crate::wire::{type_name, Body, Connect, Properties};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RecordOptions {
-    /// Show CONNECT passwords (their length is always shown).
+    /// Show CONNECT passwords (their length is always shown in the full record).
     pub log_passwords: bool,
+    /// Every field (`eve-record: full`), not just the analyst's default set.
+    pub full: bool,
 }
 
 /// What the model said about a message, and the vector it was given.
@@ -30,28 +37,31 @@ pub fn write_record(
     opt: RecordOptions,
 ) -> SinkResult {
     s.open_object(c"mqtt_ml")?;
+    // The score first: it is what an analyst reads first.
     if let Some(sc) = a.scored {
         write_score(s, sc)?;
     }
-    write_fields(s, r, opt)?;
+    write_header(s, r, opt)?;
+    write_body(s, &r.msg.body, opt)?;
+    write_events(s, r)?;
+    write_context(s, r, opt)?;
     if let Some(f) = a.features {
         s.open_array(c"features")?;
         for v in f {
-            s.append_float(f64::from(*v))?;
+            s.append_f32(*v)?;
         }
         s.close()?;
     }
     s.close()
 }
 
-/// The score first: it is what an analyst reads first.
 fn write_score(s: &mut dyn JsonSink, sc: &Scored) -> SinkResult {
-    s.set_float(c"score", f64::from(sc.score))?;
-    s.set_float(c"threshold", f64::from(sc.threshold))?;
+    s.set_f32(c"score", sc.score)?;
+    s.set_f32(c"threshold", sc.threshold)?;
     s.set_bool(c"anomaly", sc.anomaly)?;
     s.set_bool(c"above_threshold", sc.above)?;
     s.open_object(c"evidence")?;
-    s.set_float(c"connection", f64::from(sc.evidence.connection))?;
+    s.set_f32(c"connection", sc.evidence.connection)?;
     s.set_uint(c"client", u64::from(sc.evidence.client))?;
     s.set_str(c"reason", sc.evidence.reason.name())?;
     s.close()?;
@@ -60,14 +70,15 @@ fn write_score(s: &mut dyn JsonSink, sc: &Scored) -> SinkResult {
         if let Some(f) = FEATURES.get(usize::from(i)).filter(|_| err >= 0.0) {
             s.start_object()?;
             s.set_str(c"name", f.name)?;
-            s.set_float(c"error", f64::from(err))?;
+            s.set_f32(c"error", err)?;
             s.close()?;
         }
     }
     s.close()
 }
 
-fn write_fields(s: &mut dyn JsonSink, r: &MessageRecord, opt: RecordOptions) -> SinkResult {
+/// Type, direction, position and fixed-header fields.
+fn write_header(s: &mut dyn JsonSink, r: &MessageRecord, opt: RecordOptions) -> SinkResult {
     let h = &r.msg.header;
     s.set_uint(c"msgtype", u64::from(h.msg_type))?;
     // Type 15 is AUTH in MQTT 5 only; the parser says when it was reserved.
@@ -78,18 +89,26 @@ fn write_fields(s: &mut dyn JsonSink, r: &MessageRecord, opt: RecordOptions) -> 
     s.set_str(c"msgtype_name", name)?;
     s.set_str(c"direction", r.ctx.direction.as_str())?;
     s.set_uint(c"msg_index", r.ctx.flow.msg_index)?;
-    s.set_uint(c"hdrflags", u64::from(h.byte))?;
+    if opt.full {
+        s.set_uint(c"hdrflags", u64::from(h.byte))?;
+    }
     if h.msg_type == crate::wire::msg_type::PUBLISH {
-        s.set_bool(c"dupflag", h.dup)?;
+        if opt.full {
+            s.set_bool(c"dupflag", h.dup)?;
+        }
         s.set_uint(c"qos", u64::from(h.qos))?;
         s.set_bool(c"retain", h.retain)?;
     }
-    s.set_uint(c"len", u64::from(h.remaining_len))?;
+    if opt.full {
+        s.set_uint(c"len", u64::from(h.remaining_len))?;
+    }
     if let Some(id) = r.msg.msgid() {
         s.set_uint(c"msgid", u64::from(id))?;
     }
-    s.set_uint(c"protocol_version", version_number(r.msg.version))?;
-    write_body(s, &r.msg.body, opt)?;
+    s.set_uint(c"protocol_version", version_number(r.msg.version))
+}
+
+fn write_events(s: &mut dyn JsonSink, r: &MessageRecord) -> SinkResult {
     s.set_bool(c"malformed", r.events.any_malformation())?;
     if !r.events.is_empty() {
         s.open_array(c"events")?;
@@ -98,7 +117,7 @@ fn write_fields(s: &mut dyn JsonSink, r: &MessageRecord, opt: RecordOptions) -> 
         }
         s.close()?;
     }
-    write_context(s, r)
+    Ok(())
 }
 
 fn version_number(v: crate::wire::ProtocolVersion) -> u64 {
@@ -115,27 +134,35 @@ fn write_body(s: &mut dyn JsonSink, body: &Body, opt: RecordOptions) -> SinkResu
     match body {
         Body::Connect(c) => write_connect(s, c, opt),
         Body::Connack(c) => {
-            s.set_uint(c"conack_flags", u64::from(c.flags))?;
+            if opt.full {
+                s.set_uint(c"conack_flags", u64::from(c.flags))?;
+            }
             s.set_bool(c"conack_flags_sp", c.session_present)?;
-            s.set_bool(c"conack_flags_reserved", c.reserved != 0)?;
+            if opt.full {
+                s.set_bool(c"conack_flags_reserved", c.reserved != 0)?;
+            }
             s.set_uint(c"conack_val", u64::from(c.return_code))?;
-            write_properties(s, c"properties", c.properties.as_deref())
+            write_properties(s, opt, c"properties", c.properties.as_deref())
         }
         Body::Publish(p) => {
-            s.set_uint(c"topic_len", u64::from(p.topic.len))?;
+            if opt.full {
+                s.set_uint(c"topic_len", u64::from(p.topic.len))?;
+            }
             s.set_str(c"topic", &p.topic.value)?;
             s.set_uint(c"msg_len", p.payload_len as u64)?;
-            s.set_str(c"msg", &printable(&p.payload))?;
-            if p.payload.len() < p.payload_len {
-                s.set_bool(c"msg_truncated", true)?;
+            if opt.full {
+                s.set_printable(c"msg", &p.payload)?;
+                if p.payload.len() < p.payload_len {
+                    s.set_bool(c"msg_truncated", true)?;
+                }
             }
-            write_properties(s, c"properties", p.properties.as_deref())
+            write_properties(s, opt, c"properties", p.properties.as_deref())
         }
         Body::Puback(a) | Body::Pubrec(a) | Body::Pubrel(a) | Body::Pubcomp(a) => {
             if let Some(rc) = a.reason_code {
                 s.set_uint(c"reason_code", u64::from(rc))?;
             }
-            write_properties(s, c"properties", a.properties.as_deref())
+            write_properties(s, opt, c"properties", a.properties.as_deref())
         }
         Body::Subscribe(sub) => {
             s.open_array(c"sub_topics")?;
@@ -146,7 +173,7 @@ fn write_body(s: &mut dyn JsonSink, body: &Body, opt: RecordOptions) -> SinkResu
                 s.close()?;
             }
             s.close()?;
-            write_properties(s, c"properties", sub.properties.as_deref())
+            write_properties(s, opt, c"properties", sub.properties.as_deref())
         }
         Body::Suback(a) => {
             s.open_array(c"suback_qos")?;
@@ -154,7 +181,7 @@ fn write_body(s: &mut dyn JsonSink, body: &Body, opt: RecordOptions) -> SinkResu
                 s.append_uint(u64::from(*c))?;
             }
             s.close()?;
-            write_properties(s, c"properties", a.properties.as_deref())
+            write_properties(s, opt, c"properties", a.properties.as_deref())
         }
         Body::Unsubscribe(u) => {
             s.open_array(c"unsub_topics")?;
@@ -162,7 +189,7 @@ fn write_body(s: &mut dyn JsonSink, body: &Body, opt: RecordOptions) -> SinkResu
                 s.append_str(&t.value)?;
             }
             s.close()?;
-            write_properties(s, c"properties", u.properties.as_deref())
+            write_properties(s, opt, c"properties", u.properties.as_deref())
         }
         Body::Unsuback(u) => {
             if !u.reason_codes.is_empty() {
@@ -172,65 +199,85 @@ fn write_body(s: &mut dyn JsonSink, body: &Body, opt: RecordOptions) -> SinkResu
                 }
                 s.close()?;
             }
-            write_properties(s, c"properties", u.properties.as_deref())
+            write_properties(s, opt, c"properties", u.properties.as_deref())
         }
         Body::Disconnect(d) => {
             if let Some(rc) = d.reason_code {
                 s.set_uint(c"reason_code", u64::from(rc))?;
             }
-            write_properties(s, c"properties", d.properties.as_deref())
+            write_properties(s, opt, c"properties", d.properties.as_deref())
         }
         Body::Auth(a) => {
             if let Some(rc) = a.reason_code {
                 s.set_uint(c"reason_code", u64::from(rc))?;
             }
-            write_properties(s, c"properties", a.properties.as_deref())
+            write_properties(s, opt, c"properties", a.properties.as_deref())
         }
         Body::Pingreq | Body::Pingresp | Body::Reserved | Body::Unparsed => Ok(()),
     }
 }
 
 fn write_connect(s: &mut dyn JsonSink, c: &Connect, opt: RecordOptions) -> SinkResult {
-    s.set_uint(c"proto_len", u64::from(c.proto_len))?;
-    s.set_str(c"protoname", &c.protoname)?;
-    s.set_uint(c"ver", u64::from(c.ver))?;
+    if opt.full {
+        s.set_uint(c"proto_len", u64::from(c.proto_len))?;
+        s.set_str(c"protoname", &c.protoname)?;
+        s.set_uint(c"ver", u64::from(c.ver))?;
+    }
     s.set_uint(c"conflags", u64::from(c.conflags))?;
-    s.set_bool(c"conflag_reserved", c.reserved_flag())?;
-    s.set_bool(c"conflag_cleansess", c.clean_session())?;
-    s.set_bool(c"conflag_willflag", c.will_flag())?;
-    s.set_uint(c"conflag_qos", u64::from(c.will_qos()))?;
-    s.set_bool(c"conflag_retain", c.will_retain())?;
-    s.set_bool(c"conflag_passwd", c.password_flag())?;
-    s.set_bool(c"conflag_uname", c.username_flag())?;
+    if opt.full {
+        s.set_bool(c"conflag_reserved", c.reserved_flag())?;
+        s.set_bool(c"conflag_cleansess", c.clean_session())?;
+        s.set_bool(c"conflag_willflag", c.will_flag())?;
+        s.set_uint(c"conflag_qos", u64::from(c.will_qos()))?;
+        s.set_bool(c"conflag_retain", c.will_retain())?;
+        s.set_bool(c"conflag_passwd", c.password_flag())?;
+        s.set_bool(c"conflag_uname", c.username_flag())?;
+    }
     s.set_uint(c"kalive", u64::from(c.keep_alive))?;
     if let Some(id) = &c.client_id {
-        s.set_uint(c"clientid_len", u64::from(id.len))?;
+        if opt.full {
+            s.set_uint(c"clientid_len", u64::from(id.len))?;
+        }
         s.set_str(c"clientid", &id.value)?;
     }
-    if let Some(t) = &c.will_topic {
-        s.set_uint(c"willtopic_len", u64::from(t.len))?;
-        s.set_str(c"willtopic", &t.value)?;
-    }
-    if let Some(m) = &c.will_msg {
-        s.set_uint(c"willmsg_len", u64::from(m.len))?;
-        s.set_str(c"willmsg", &printable(&m.data))?;
+    if opt.full {
+        if let Some(t) = &c.will_topic {
+            s.set_uint(c"willtopic_len", u64::from(t.len))?;
+            s.set_str(c"willtopic", &t.value)?;
+        }
+        if let Some(m) = &c.will_msg {
+            s.set_uint(c"willmsg_len", u64::from(m.len))?;
+            s.set_printable(c"willmsg", &m.data)?;
+        }
     }
     if let Some(u) = &c.username {
-        s.set_uint(c"username_len", u64::from(u.len))?;
+        if opt.full {
+            s.set_uint(c"username_len", u64::from(u.len))?;
+        }
         s.set_str(c"username", &u.value)?;
     }
     if let Some(p) = &c.password {
-        s.set_uint(c"passwd_len", u64::from(p.len))?;
+        if opt.full {
+            s.set_uint(c"passwd_len", u64::from(p.len))?;
+        }
         if opt.log_passwords {
             s.set_str(c"passwd", &String::from_utf8_lossy(&p.data))?;
         }
     }
-    write_properties(s, c"properties", c.properties.as_deref())?;
-    write_properties(s, c"will_properties", c.will_properties.as_deref())
+    write_properties(s, opt, c"properties", c.properties.as_deref())?;
+    write_properties(s, opt, c"will_properties", c.will_properties.as_deref())
 }
 
-fn write_properties(s: &mut dyn JsonSink, key: &CStr, p: Option<&Properties>) -> SinkResult {
-    let Some(p) = p else { return Ok(()) };
+/// MQTT 5 properties: full record only.
+fn write_properties(
+    s: &mut dyn JsonSink,
+    opt: RecordOptions,
+    key: &CStr,
+    p: Option<&Properties>,
+) -> SinkResult {
+    let Some(p) = p.filter(|_| opt.full) else {
+        return Ok(());
+    };
     s.open_object(key)?;
     s.set_uint(c"property_len", u64::from(p.property_len))?;
     let u8s = [
@@ -321,24 +368,33 @@ fn write_properties(s: &mut dyn JsonSink, key: &CStr, p: Option<&Properties>) ->
     s.close()
 }
 
-fn write_context(s: &mut dyn JsonSink, r: &MessageRecord) -> SinkResult {
+/// Packet, flow and client context; the default record leaves out what the others imply.
+fn write_context(s: &mut dyn JsonSink, r: &MessageRecord, opt: RecordOptions) -> SinkResult {
     let c = &r.ctx;
     s.open_object(c"tcp")?;
     s.set_uint(c"flags", u64::from(c.tcp_flags))?;
     s.set_uint(c"len", u64::from(c.tcp_len))?;
     s.set_float(c"ts", c.ts_seconds())?;
-    s.set_bool(c"timed_by_packet", c.timed_by_packet)?;
+    if opt.full {
+        s.set_bool(c"timed_by_packet", c.timed_by_packet)?;
+    }
     s.close()?;
     let f = &c.flow;
     s.open_object(c"flow")?;
     s.set_float(c"time_delta", f.time_delta)?;
     s.set_float(c"time_relative", f.time_relative)?;
-    s.set_float(c"duration", f.duration)?;
+    if opt.full {
+        s.set_float(c"duration", f.duration)?;
+    }
     s.set_uint(c"msg_count", f.msg_index)?;
-    s.set_uint(c"msg_count_ts", f.msg_count_ts)?;
-    s.set_uint(c"msg_count_tc", f.msg_count_tc)?;
+    if opt.full {
+        s.set_uint(c"msg_count_ts", f.msg_count_ts)?;
+        s.set_uint(c"msg_count_tc", f.msg_count_tc)?;
+    }
     s.set_uint(c"failed_auth", f.failed_auth)?;
-    s.set_float(c"failed_auth_rate", f.failed_auth_rate)?;
+    if opt.full {
+        s.set_float(c"failed_auth_rate", f.failed_auth_rate)?;
+    }
     s.set_uint(c"pending_qos2", f.pending_qos2)?;
     s.set_float(c"qos2_pending_age", f.qos2_pending_age)?;
     s.set_float(c"msg_rate", f.msg_rate)?;
@@ -352,18 +408,4 @@ fn write_context(s: &mut dyn JsonSink, r: &MessageRecord) -> SinkResult {
     s.set_uint(c"open", u64::from(src.open))?;
     s.set_uint(c"anomalies", u64::from(src.anomalies))?;
     s.close()
-}
-
-/// Payload bytes as printable ASCII, others as '.', the way Suricata logs payloads.
-fn printable(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|&b| {
-            if (0x20..0x7f).contains(&b) {
-                b as char
-            } else {
-                '.'
-            }
-        })
-        .collect()
 }

@@ -1,7 +1,7 @@
 //! The record a message produces, read back as JSON.
 use serde_json::Value;
 
-use super::{write_record, Assessment, RecordOptions, ValueSink};
+use super::{write_record, Assessment, JsonSink, RecordOptions, TextSink, ValueSink};
 use crate::flow::session::tests::{records, CONNECT_V5, PUBLISH_V5};
 use crate::flow::{Direction, MessageRecord};
 
@@ -19,7 +19,11 @@ fn connect_fields_use_wireshark_names() {
         0x00, 0x01, b'u', 0x00, 0x02, b'p', b'w',
     ];
     let recs = records(Direction::ToServer, &connect);
-    let m = json(&recs[0], RecordOptions::default());
+    let full = RecordOptions {
+        full: true,
+        ..RecordOptions::default()
+    };
+    let m = json(&recs[0], full);
     assert_eq!(m["msgtype"], 1);
     assert_eq!(m["protoname"], "MQTT");
     assert_eq!(m["ver"], 4);
@@ -37,15 +41,52 @@ fn connect_fields_use_wireshark_names() {
         &recs[0],
         RecordOptions {
             log_passwords: true,
+            full: false,
         },
     );
     assert_eq!(shown["passwd"], "pw");
+    // The default record keeps the CONNECT's key fields and leaves out the rest.
+    let lean = json(&recs[0], RecordOptions::default());
+    assert_eq!(lean["clientid"], "c");
+    assert_eq!(lean["username"], "u");
+    assert_eq!(lean["kalive"], 60);
+    assert_eq!(lean["conflags"], 0xC2);
+    for absent in [
+        "protoname",
+        "ver",
+        "conflag_cleansess",
+        "passwd_len",
+        "hdrflags",
+        "len",
+    ] {
+        assert!(
+            lean.get(absent).is_none(),
+            "{absent} only in the full record"
+        );
+    }
 }
 
 #[test]
 fn publish_and_context() {
     let recs = records(Direction::ToServer, &[CONNECT_V5, PUBLISH_V5].concat());
-    let m = json(&recs[1], RecordOptions::default());
+    let full = RecordOptions {
+        full: true,
+        ..RecordOptions::default()
+    };
+    let lean = json(&recs[1], RecordOptions::default());
+    assert_eq!(lean["topic"], "t");
+    assert_eq!(lean["msg_len"], 2);
+    assert_eq!(lean["qos"], 0);
+    assert!(
+        lean.get("msg").is_none(),
+        "no payload in the default record"
+    );
+    assert!(lean.get("properties").is_none());
+    assert_eq!(lean["flow"]["msg_count"], 2);
+    assert_eq!(lean["src"]["connects"], 0);
+    assert!(lean["tcp"].get("timed_by_packet").is_none());
+    assert!(lean["flow"].get("failed_auth_rate").is_none());
+    let m = json(&recs[1], full);
     assert_eq!(m["msgtype_name"], "publish");
     assert_eq!(m["topic"], "t");
     assert_eq!(m["msg"], "hi");
@@ -106,10 +147,102 @@ fn score_fields_and_feature_vector() {
     assert_eq!(m["above_threshold"], true);
     assert_eq!(m["evidence"]["client"], 2);
     assert_eq!(m["evidence"]["reason"], "extreme");
-    assert_eq!(m["threshold"].as_f64().unwrap() as f32, 0.01);
+    // The f32 threshold reads back as written, not widened to 0.009999999776482582.
+    assert_eq!(m["threshold"], 0.01);
+    let mut text = TextSink::new();
+    write_record(&mut text, &recs[0], a, RecordOptions::default()).unwrap();
+    let t = std::str::from_utf8(text.as_bytes()).unwrap();
+    assert!(
+        t.starts_with(
+            r#""mqtt_ml":{"score":0.25,"threshold":0.01,"anomaly":true,"above_threshold":true,"#
+        ),
+        "{t}"
+    );
     let top = m["top_features"].as_array().unwrap();
     assert_eq!(top.len(), 2, "unused slots are not logged");
     assert_eq!(top[0]["name"], "src_failed_auth");
     assert_eq!(top[1]["name"], "msgtype");
     assert_eq!(m["features"].as_array().unwrap().len(), WIDTH);
+}
+
+/// The text the plugin hands to Suricata, read back by a JSON parser.
+fn text_json(r: &MessageRecord, a: Assessment<'_>, opt: RecordOptions) -> Value {
+    let mut sink = TextSink::new();
+    write_record(&mut sink, r, a, opt).expect("record writes");
+    let text = format!(
+        "{{{}}}",
+        std::str::from_utf8(sink.as_bytes()).expect("utf-8")
+    );
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    v["mqtt_ml"].clone()
+}
+
+#[test]
+fn text_and_value_sinks_write_the_same_record() {
+    use crate::features::extract;
+    use crate::flow::session::tests::CONNACK_OK;
+    use crate::scoring::Scored;
+    let bad_qos: &[u8] = &[0x36, 0x05, 0x00, 0x01, b't', 0x00, 0x01];
+    let to_server = [CONNECT_V5, PUBLISH_V5, bad_qos].concat();
+    let scored = Scored {
+        score: 0.123_456_79,
+        threshold: 0.02,
+        above: true,
+        anomaly: true,
+        evidence: crate::scoring::Evidence {
+            connection: 2.75,
+            client: 7,
+            reason: crate::scoring::Reason::Connection,
+        },
+        top: [(9, 0.5), (0, 1e-7), (3, -1.0)],
+    };
+    let mut recs = records(Direction::ToServer, &to_server);
+    recs.extend(records(Direction::ToClient, CONNACK_OK));
+    let mut checked = 0;
+    for r in &recs {
+        let features = extract(r);
+        for (sc, f) in [(None, None), (Some(&scored), Some(&features))] {
+            for full in [false, true] {
+                let opt = RecordOptions {
+                    log_passwords: true,
+                    full,
+                };
+                let a = Assessment {
+                    scored: sc,
+                    features: f,
+                };
+                let mut v = ValueSink::new();
+                write_record(&mut v, r, a, opt).unwrap();
+                assert_eq!(text_json(r, a, opt), v.finish()["mqtt_ml"], "{r:?}");
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 16);
+}
+
+#[test]
+fn text_sink_escapes_strings_and_payloads() {
+    let mut s = TextSink::new();
+    s.set_str(c"a", "q\"b\\\n\u{1}\u{7f}é").unwrap();
+    s.set_printable(c"p", b"x\"\\\x00\xff").unwrap();
+    s.open_array(c"l").unwrap();
+    s.append_f32(f32::NAN).unwrap();
+    s.append_f32(1.0).unwrap();
+    s.append_uint(u64::MAX).unwrap();
+    s.close().unwrap();
+    s.set_float(c"t", 1_700_000_000.123_456).unwrap();
+    assert!(
+        s.close().is_err(),
+        "the enclosing object is not the sink's to close"
+    );
+    let text = std::str::from_utf8(s.as_bytes()).unwrap();
+    assert_eq!(
+        text,
+        "\"a\":\"q\\\"b\\\\\\n\\u0001\u{7f}é\",\"p\":\"x\\\"\\\\..\",\
+         \"l\":[null,1.0,18446744073709551615],\"t\":1700000000.123456"
+    );
+    let c = s.as_c_bytes();
+    assert_eq!(c.last(), Some(&0));
+    assert_eq!(c.iter().filter(|&&b| b == 0).count(), 1);
 }

@@ -270,6 +270,8 @@ extern "C" {
 
     // shim.c
     pub fn mqtt_ml_shim_init() -> c_int;
+    pub fn mqtt_ml_shim_set_alproto(alproto: u16);
+    pub fn mqtt_ml_shim_watch_port(port: u16);
     pub fn mqtt_ml_flow_data_get(f: *const Flow) -> *mut c_void;
     pub fn mqtt_ml_flow_data_set(f: *mut Flow, data: *mut c_void) -> c_int;
     pub fn mqtt_ml_flow_base_seq(f: *const Flow, to_server: c_int, base: *mut u32) -> c_int;

@@ -127,3 +127,34 @@ pub unsafe fn flow_origin(flow: *const Flow) -> (Option<std::net::IpAddr>, bool)
     };
     (addr, ffi::mqtt_ml_flow_is_midstream(flow) != 0)
 }
+
+/// Tells the shim which flows to follow before detection is done: this protocol's id and its
+/// detection ports (`detection-ports.dp`/`.sp`, else the default 1883). A port list the shim
+/// cannot read (`any`, negations, variables) leaves it following every TCP flow, as before.
+pub fn follow_detection_ports(alproto: super::ffi::AppProto) {
+    let key = |k: &str| {
+        super::conf::get_value(&format!("{}.detection-ports.{k}", crate::config::SECTION))
+    };
+    let specs: Vec<String> = [key("dp"), key("sp")].into_iter().flatten().collect();
+    let specs = if specs.is_empty() {
+        vec!["1883".to_owned()]
+    } else {
+        specs
+    };
+    let mut ports = Vec::new();
+    for s in &specs {
+        match crate::config::parse_port_list(s) {
+            Some(p) => ports.extend(p),
+            None => return,
+        }
+    }
+    // SAFETY: plain setters of the shim's static tables, called during single-threaded setup.
+    unsafe {
+        ffi::mqtt_ml_shim_set_alproto(alproto);
+        for (lo, hi) in ports {
+            for p in lo..=hi {
+                ffi::mqtt_ml_shim_watch_port(p);
+            }
+        }
+    }
+}

@@ -46,26 +46,32 @@ struct MqttState {
     evidence: ConnectionEvidence,
 }
 
-impl MqttState {
-    fn push(&mut self, record: MessageRecord) {
+/// Makes `record` the next transaction (a free function so the parser can call it while the
+/// session, another field of the state, is borrowed).
+fn push_tx(
+    txs: &mut VecDeque<MqttTx>,
+    next_id: &mut u64,
+    evidence: &mut ConnectionEvidence,
+    client: Option<std::net::IpAddr>,
+    record: MessageRecord,
+) {
+    {
         let cfg = plugin::config();
         let to_server = record.ctx.direction == Direction::ToServer;
-        let client = self.session.as_ref().and_then(Session::client);
-        let (scored, features) =
-            scoring::assess(&record, cfg.log_features, &mut self.evidence, client);
+        let (scored, features) = scoring::assess(&record, cfg.log_features, evidence, client);
         let mut tx = MqttTx {
             tx_data: AppLayerTxData::for_direction(to_server),
-            id: self.next_id,
+            id: *next_id,
             record,
             scored,
             features,
             score_text: std::cell::OnceCell::new(),
         };
-        self.next_id += 1;
-        if self.txs.len() >= cfg.max_tx {
+        *next_id += 1;
+        if txs.len() >= cfg.max_tx {
             // Transactions complete on creation, so this only happens when logging or detection
             // falls far behind; dropping the oldest bounds memory.
-            self.txs.pop_front();
+            txs.pop_front();
             tx.record.events.insert(Event::TooManyTransactions);
         }
         for e in tx.record.events.iter() {
@@ -74,9 +80,11 @@ impl MqttState {
         if cfg.log_anomalies_only && !tx.scored.is_some_and(|s| s.anomaly) {
             tx.tx_data.skip_logging();
         }
-        self.txs.push_back(tx);
+        txs.push_back(tx);
     }
+}
 
+impl MqttState {
     fn index_of(&self, id: u64) -> Option<usize> {
         // Ids are consecutive and the deque is in id order, except where max-tx dropped some.
         let front = self.txs.front()?.id;
@@ -163,6 +171,11 @@ unsafe extern "C" fn tx_free(state: *mut c_void, tx_id: u64) {
     if let Some(i) = state.index_of(tx_id) {
         state.txs.remove(i);
     }
+    // Idle connections (thousands in a SlowITe attack) should not each keep room for several
+    // transactions (about 2 KB) once theirs are logged.
+    if state.txs.is_empty() && state.txs.capacity() > 0 {
+        state.txs = VecDeque::new();
+    }
 }
 
 unsafe extern "C" fn get_tx(state: *mut c_void, tx_id: u64) -> *mut c_void {
@@ -206,17 +219,23 @@ unsafe fn parse(
     if input.is_empty() && !slice.is_gap() && SCAppLayerParserStateIssetFlag(pstate, eof_flag) > 0 {
         return AppLayerResult::ok();
     }
-    let MqttState { session, .. } = state;
+    let MqttState {
+        session,
+        txs,
+        next_id,
+        evidence,
+        ..
+    } = state;
     let session = session.get_or_insert_with(|| {
         let (client, midstream) = flow_origin(flow);
         Session::new(midstream, client)
     });
+    let client = session.client();
     if slice.is_gap() {
         session.on_gap(dir);
         return AppLayerResult::ok();
     }
     let mut clock = FlowClock::new(flow);
-    let mut records = Vec::new();
     let progress = session.parse(
         dir,
         input,
@@ -226,11 +245,8 @@ unsafe fn parse(
             sources: Some(plugin::sources()),
         },
         &mut clock,
-        &mut |r| records.push(r),
+        &mut |r| push_tx(txs, next_id, evidence, client, r),
     );
-    for r in records {
-        state.push(r);
-    }
     match progress {
         StreamProgress::Done => AppLayerResult::ok(),
         StreamProgress::Incomplete { consumed, needed } => {
@@ -349,6 +365,7 @@ pub unsafe extern "C" fn register() {
     let parser = &definition;
     let alproto = AppLayerRegisterProtocolDetection(parser, 1);
     plugin::set_alproto(alproto);
+    super::packets::follow_detection_ports(alproto);
     for pattern in [c"|00 04|MQTT", c"|00 06|MQIsdp"] {
         // After the CONNECT type byte and a 1-4 byte remaining length.
         if SCAppLayerProtoDetectPMRegisterPatternCSwPP(

@@ -1,11 +1,12 @@
 //! The model inside Suricata: loaded once at start-up, one scorer (interpreter) per worker thread,
-//! and the stats counters (`mqtt_ml.scored`, `.anomalies`, `.inference_errors`, `.scoring_ns`).
+//! and the stats counters (`mqtt_ml.scored`, `.anomalies`, `.inference_errors`, `.scoring_ns`),
+//! kept per thread and summed when read.
 use std::cell::RefCell;
 use std::net::IpAddr;
 use std::os::raw::{c_char, c_void};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use super::log::{sclog, LOG_ERROR, LOG_INFO};
@@ -121,10 +122,44 @@ thread_local! {
     static SCORER: RefCell<Option<Box<dyn Scorer>>> = const { RefCell::new(None) };
 }
 
-static SCORED: AtomicU64 = AtomicU64::new(0);
-static ANOMALIES: AtomicU64 = AtomicU64::new(0);
-static ERRORS: AtomicU64 = AtomicU64::new(0);
-static NANOS: AtomicU64 = AtomicU64::new(0);
+/// This thread's counters. Only the owning thread writes them (a plain load and store, no locked
+/// read-modify-write shared between threads); the stats thread sums every thread's.
+#[derive(Default)]
+struct Counters {
+    scored: AtomicU64,
+    anomalies: AtomicU64,
+    errors: AtomicU64,
+    nanos: AtomicU64,
+}
+
+impl Counters {
+    fn bump(c: &AtomicU64, by: u64) {
+        c.store(c.load(Relaxed).wrapping_add(by), Relaxed);
+    }
+}
+
+/// Every thread's counters (a handful of worker threads; each leaks one small struct).
+static ALL: Mutex<Vec<&'static Counters>> = Mutex::new(Vec::new());
+
+thread_local! {
+    static MINE: &'static Counters = {
+        let c: &'static Counters = Box::leak(Box::default());
+        if let Ok(mut all) = ALL.lock() {
+            all.push(c);
+        }
+        c
+    };
+}
+
+fn total(field: fn(&Counters) -> &AtomicU64) -> u64 {
+    ALL.lock()
+        .map(|all| all.iter().map(|c| field(c).load(Relaxed)).sum())
+        .unwrap_or(0)
+}
+
+/// One message in this many is timed for `mqtt_ml.scoring_ns` (which then counts its time that
+/// many times): two clock reads per message cost about as much as the model step.
+const TIME_ONE_IN: u64 = 16;
 
 /// The score of a message (when scoring is on), and its feature vector when EVE should show it
 /// (`log-features`, which also works with scoring off: that is how training data is made).
@@ -139,69 +174,75 @@ pub fn assess(
     let Some(engine) = engine() else {
         return (None, log_features.then(|| Box::new(extract(record))));
     };
-    let started = Instant::now();
-    let raw = extract(record);
-    let result = SCORER.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(engine.model.new_scorer().map_err(|e| e.to_string())?);
-        }
-        let scorer = slot.as_mut().ok_or("no scorer")?;
-        score(
-            scorer.as_mut(),
-            &engine.meta.scaling,
-            engine.threshold,
-            &raw,
-        )
-        .map_err(|e| e.to_string())
-    });
-    NANOS.fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
-    let scored = match result {
-        Ok(mut s) => {
-            SCORED.fetch_add(1, Relaxed);
-            let (anomaly, ev) = decide(
-                s.score,
-                s.threshold,
-                record.ctx.ts,
-                evidence,
-                record.ctx.source.anomalies,
-                || {
-                    let addr = client?;
-                    let counts =
-                        plugin::sources().observe(addr, SourceEvent::Anomaly, record.ctx.ts);
-                    Some(counts.anomalies)
-                },
-                &DecisionParams::default(),
-            );
-            s.anomaly = anomaly;
-            s.evidence = ev;
-            if s.anomaly {
-                ANOMALIES.fetch_add(1, Relaxed);
+    MINE.with(|c| {
+        let timed = c.scored.load(Relaxed) % TIME_ONE_IN == 0;
+        let started = timed.then(Instant::now);
+        let raw = extract(record);
+        let result = SCORER.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(engine.model.new_scorer().map_err(|e| e.to_string())?);
             }
-            Some(s)
+            let scorer = slot.as_mut().ok_or("no scorer")?;
+            score(
+                scorer.as_mut(),
+                &engine.meta.scaling,
+                engine.threshold,
+                &raw,
+            )
+            .map_err(|e| e.to_string())
+        });
+        if let Some(t) = started {
+            Counters::bump(&c.nanos, t.elapsed().as_nanos() as u64 * TIME_ONE_IN);
         }
-        Err(e) => {
-            // Logged once per process; the counter tells how often.
-            if ERRORS.fetch_add(1, Relaxed) == 0 {
-                sclog(LOG_ERROR, &format!("scoring failed: {e}"));
+        let scored = match result {
+            Ok(mut s) => {
+                Counters::bump(&c.scored, 1);
+                let (anomaly, ev) = decide(
+                    s.score,
+                    s.threshold,
+                    record.ctx.ts,
+                    evidence,
+                    record.ctx.source.anomalies,
+                    || {
+                        let addr = client?;
+                        let counts =
+                            plugin::sources().observe(addr, SourceEvent::Anomaly, record.ctx.ts);
+                        Some(counts.anomalies)
+                    },
+                    &DecisionParams::default(),
+                );
+                s.anomaly = anomaly;
+                s.evidence = ev;
+                if s.anomaly {
+                    Counters::bump(&c.anomalies, 1);
+                }
+                Some(s)
             }
-            None
-        }
-    };
-    (scored, log_features.then(|| Box::new(raw)))
+            Err(e) => {
+                // Logged once per thread; the counter tells how often.
+                if c.errors.load(Relaxed) == 0 {
+                    sclog(LOG_ERROR, &format!("scoring failed: {e}"));
+                }
+                Counters::bump(&c.errors, 1);
+                None
+            }
+        };
+        (scored, log_features.then(|| Box::new(raw)))
+    })
 }
 
 extern "C" fn scored() -> u64 {
-    SCORED.load(Relaxed)
+    total(|c| &c.scored)
 }
 extern "C" fn anomalies() -> u64 {
-    ANOMALIES.load(Relaxed)
+    total(|c| &c.anomalies)
 }
 extern "C" fn errors() -> u64 {
-    ERRORS.load(Relaxed)
+    total(|c| &c.errors)
 }
 extern "C" fn scoring_ns() -> u64 {
-    NANOS.load(Relaxed)
+    total(|c| &c.nanos)
 }
 
 extern "C" {

@@ -29,6 +29,46 @@ extern void mqtt_ml_flow_data_free(void *data);
 
 static FlowStorageId storage_id = { .id = -1 };
 
+/* Which flows are worth a call into Rust while protocol detection runs. Until the plugin says
+ * otherwise every TCP flow is (watch_all); once it knows its protocol id and detection ports, only
+ * flows on those ports, or whose payload starts like a CONNECT (content detection on any port),
+ * are followed, so other protocols cost a few compares per packet and no allocation. */
+static AppProto our_alproto = ALPROTO_UNKNOWN;
+static int watch_all = 1;
+static uint8_t watched_ports[65536 / 8];
+
+void mqtt_ml_shim_set_alproto(uint16_t alproto)
+{
+    our_alproto = alproto;
+}
+
+void mqtt_ml_shim_watch_port(uint16_t port)
+{
+    watched_ports[port >> 3] |= (uint8_t)(1u << (port & 7));
+    watch_all = 0;
+}
+
+static inline int PortWatched(uint16_t port)
+{
+    return (watched_ports[port >> 3] >> (port & 7)) & 1;
+}
+
+/* Whether this packet's facts go to Rust. */
+static inline int Follow(const Flow *f, const Packet *p)
+{
+    if (f->alproto == our_alproto && our_alproto != ALPROTO_UNKNOWN)
+        return 1;
+    /* Held data of a flow detected as another protocol is freed by Rust. */
+    if (FlowGetStorageById(f, storage_id) != NULL)
+        return 1;
+    if (f->alproto != ALPROTO_UNKNOWN)
+        return 0;
+    if (watch_all || PortWatched(f->dp) || PortWatched(f->sp))
+        return 1;
+    /* A CONNECT's type byte: content detection may still find MQTT on this port. */
+    return p->payload_len > 0 && p->payload != NULL && p->payload[0] == 0x10;
+}
+
 static void FlowDataFree(void *data)
 {
     if (data != NULL)
@@ -37,7 +77,7 @@ static void FlowDataFree(void *data)
 
 static void OnPacket(ThreadVars *tv, Flow *f, Packet *p, void *user)
 {
-    if (f == NULL || !PacketIsTCP(p))
+    if (f == NULL || !PacketIsTCP(p) || storage_id.id < 0 || !Follow(f, p))
         return;
     const TCPHdr *tcph = PacketGetTCP(p);
     MqttMlPacketFacts facts = {

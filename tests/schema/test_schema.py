@@ -167,6 +167,25 @@ class Schema(unittest.TestCase):
         r["mqtt_ml"].update(score=0, threshold=0, top_features=[])
         self.assertValid(r, "empty top_features")
 
+    def test_default_records_valid(self):
+        # The default record (`eve-record: default`) is the full one without these fields.
+        full_only = {"hdrflags", "dupflag", "len", "topic_len", "msg", "msg_truncated",
+                     "proto_len", "protoname", "ver", "conflag_reserved", "conflag_cleansess",
+                     "conflag_willflag", "conflag_qos", "conflag_retain", "conflag_passwd",
+                     "conflag_uname", "clientid_len", "willtopic_len", "willtopic", "willmsg_len",
+                     "willmsg", "username_len", "passwd_len", "properties", "will_properties",
+                     "conack_flags", "conack_flags_reserved"}
+        for i, r in enumerate(SAMPLE):
+            lean = copy.deepcopy(r)
+            if "mqtt_ml" in lean:
+                for k in full_only:
+                    lean["mqtt_ml"].pop(k, None)
+                lean["mqtt_ml"]["tcp"].pop("timed_by_packet", None)
+                for k in ("duration", "msg_count_ts", "msg_count_tc", "failed_auth_rate"):
+                    lean["mqtt_ml"]["flow"].pop(k, None)
+            self.assertValid(lean, f"default-shape sample line {i + 1}")
+            self.assertValid(scored(lean), f"scored default-shape sample line {i + 1}")
+
     def test_alert_without_object_valid(self):
         a = first(lambda r: r["event_type"] == "alert")
         del a["mqtt_ml"]

@@ -89,7 +89,10 @@ fn agreement(env: &Env, pcaps: &[PathBuf]) -> Agreement {
     };
     for p in pcaps {
         let name = name_of(p);
-        let run = env.run(&format!("agree-{name}"), p, extra_args_for(p));
+        // The field-by-field comparison needs every wire field: the full record.
+        let mut args = extra_args_for(p).to_vec();
+        args.extend(["--set", "app-layer.protocols.mqtt-ml.eve-record=full"]);
+        let run = env.run(&format!("agree-{name}"), p, &args);
         if !run.ok() {
             a.failures
                 .push(format!("{name}: suricata {}", run.describe()));
@@ -170,7 +173,11 @@ pub fn agreement_mqttset(env: &Env) -> Outcome {
 /// Each record carries the time of the TCP segment that carried it, which is earlier than the
 /// packet (the ACK) on which Suricata parsed and logged it.
 pub fn timing_is_carrying_packet(env: &Env) -> Outcome {
-    let run = env.run("timing", &env.pcap("mqtt311-basic.pcap"), &[]);
+    let run = env.run(
+        "timing",
+        &env.pcap("mqtt311-basic.pcap"),
+        &["--set", "app-layer.protocols.mqtt-ml.eve-record=full"],
+    );
     ensure!(run.ok(), "{}", run.describe());
     let recs = run.records();
     ensure!(!recs.is_empty(), "no records");
@@ -485,7 +492,13 @@ pub fn limits_apply(env: &Env) -> Outcome {
     let run = env.run(
         "limits-small",
         &p,
-        &["--set", "app-layer.protocols.mqtt-ml.max-msg-length=16"],
+        &[
+            "--set",
+            "app-layer.protocols.mqtt-ml.max-msg-length=16",
+            // `len` (the remaining length) is in the full record only.
+            "--set",
+            "app-layer.protocols.mqtt-ml.eve-record=full",
+        ],
     );
     ensure!(run.ok(), "{}", run.describe());
     let recs = run.records();

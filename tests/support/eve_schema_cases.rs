@@ -208,7 +208,8 @@ pub fn eve_schema_every_capture(env: &Env) -> Outcome {
     ))
 }
 
-/// The same with a model loaded (native backend), so the score fields are checked too:
+/// The same with a model loaded (native backend) and `eve-record: full`, so the score fields and
+/// every field of the full record are checked too:
 /// tests/models/masked12_malformed.tflite with [0, 1] scaling scores malformed messages 1/12
 /// and every other message 0 (written as the integer 0).
 pub fn eve_schema_scored(env: &Env) -> Outcome {
@@ -239,6 +240,9 @@ pub fn eve_schema_scored(env: &Env) -> Outcome {
         format!("app-layer.protocols.mqtt-ml.model={}", model.display()),
         "--set".to_string(),
         "app-layer.protocols.mqtt-ml.backend=native".to_string(),
+        // The unscored run checks the default record; this one every field of the full record.
+        "--set".to_string(),
+        "app-layer.protocols.mqtt-ml.eve-record=full".to_string(),
     ];
     let (eves, _) = match run_all(env, "schema-scored", &pcaps, &args) {
         Ok(r) => r,
