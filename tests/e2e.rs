@@ -98,6 +98,14 @@ fn main() {
             cases::thread_count_independent,
         ),
         ("log_records_anomalies_only", cases::log_anomalies_only),
+        (
+            "flood_past_segment_cap_keeps_publish",
+            hardening_cases::flood_past_segment_cap,
+        ),
+        (
+            "max_tx_drops_nothing_unlogged",
+            hardening_cases::max_tx_drops_nothing_unlogged,
+        ),
     ];
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (name, f) in tests {

@@ -92,6 +92,9 @@ fn write_fields(s: &mut dyn JsonSink, r: &MessageRecord, opt: RecordOptions) -> 
         }
         s.close()?;
     }
+    if r.dropped > 0 {
+        s.set_uint(c"dropped", u64::from(r.dropped))?;
+    }
     write_context(s, r)
 }
 

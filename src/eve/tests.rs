@@ -104,3 +104,16 @@ fn score_fields_and_feature_vector() {
     assert_eq!(top[1]["name"], "tcp_flags");
     assert_eq!(m["features"].as_array().unwrap().len(), WIDTH);
 }
+
+#[test]
+fn dropped_count_is_written_on_the_record_that_carries_it() {
+    let recs = records(Direction::ToServer, &[0xC0u8, 0x00].repeat(4_100));
+    assert_eq!(recs.len(), 4_097);
+    let carrier = json(&recs[4_096], RecordOptions::default());
+    assert_eq!(carrier["dropped"], 3);
+    assert_eq!(carrier["msg_index"], 4_100);
+    assert_eq!(carrier["events"][0], "too_many_messages");
+    assert!(json(&recs[0], RecordOptions::default())
+        .get("dropped")
+        .is_none());
+}

@@ -21,6 +21,9 @@ pub struct MessageRecord {
     pub msg: wire::Message,
     pub ctx: MessageContext,
     pub events: EventSet,
+    /// Messages of this direction parsed and counted just before this one but given no record
+    /// (past `max-msgs-per-segment`); non-zero only with the `too_many_messages` event.
+    pub dropped: u32,
 }
 
 /// What every session of the process shares: the configuration and the per-source table.
@@ -97,6 +100,10 @@ impl Session {
         let mut stream = std::mem::take(&mut self.streams[dir.index()]);
         let mut pos = 0usize;
         let mut kept = 0usize;
+        // Past the cap every message is still counted (flow and client counters, topic aliases,
+        // version), and the types that matter still get a record; of the others only the last of
+        // each run is kept, and it says how many before it were dropped.
+        let mut held: Option<MessageRecord> = None;
         let progress = loop {
             match stream.step(input, &mut pos, offset, self.version, &limits) {
                 Step::Continue => {}
@@ -105,17 +112,25 @@ impl Session {
                     self.pending[dir.index()].insert(Event::Stream(e))
                 }
                 Step::Item(StreamItem::Message { msg, end, .. }) => {
+                    let always = always_kept(msg.header.msg_type);
+                    let rec = self.record(dir, msg, end, clock, shared.sources);
                     if kept < cfg.max_msgs_per_segment {
                         kept += 1;
-                        let rec = self.record(dir, msg, end, clock, shared.sources);
+                        emit(rec);
+                    } else if always {
+                        if let Some(h) = held.take() {
+                            emit(h);
+                        }
                         emit(rec);
                     } else {
-                        let e = Event::Stream(StreamEvent::TooManyMessages);
-                        self.pending[dir.index()].insert(e);
+                        hold(&mut held, rec);
                     }
                 }
             }
         };
+        if let Some(h) = held {
+            emit(h);
+        }
         self.streams[dir.index()] = stream;
         progress
     }
@@ -188,8 +203,28 @@ impl Session {
             },
             events,
             msg,
+            dropped: 0,
         }
     }
+}
+
+/// Message types that get a record even past `max-msgs-per-segment`: what an attack cannot do
+/// without (connecting, authenticating, publishing, subscribing).
+fn always_kept(msg_type: u8) -> bool {
+    use msg_type::*;
+    matches!(msg_type, CONNECT | CONNACK | PUBLISH | SUBSCRIBE)
+}
+
+/// Keeps `rec` as the last message of a run past the cap, dropping the one held before it (its
+/// events and its own count carry over, so the kept record accounts for the whole run).
+fn hold(held: &mut Option<MessageRecord>, mut rec: MessageRecord) {
+    if let Some(prev) = held.take() {
+        rec.dropped = prev.dropped.saturating_add(1);
+        rec.events.union(prev.events);
+        rec.events
+            .insert(Event::Stream(StreamEvent::TooManyMessages));
+    }
+    *held = Some(rec);
 }
 
 /// Learns or applies an MQTT 5 topic alias: a PUBLISH with an empty topic takes the topic its
@@ -395,7 +430,7 @@ pub(crate) mod tests {
         let mut c = clock();
         let data: Vec<u8> = [CONNECT_V5]
             .into_iter()
-            .chain([PUBLISH_V5; 9])
+            .chain([&[0xC0u8, 0x00][..]; 9])
             .flatten()
             .copied()
             .collect();
@@ -407,11 +442,116 @@ pub(crate) mod tests {
         s.parse(Direction::ToServer, &data, 0, shared, &mut c, &mut |r| {
             out.push(r)
         });
-        assert_eq!(out.len(), 3);
+        assert_eq!(out.len(), 4);
+        let ev = Event::Stream(StreamEvent::TooManyMessages);
+        assert!(out[3].events.contains(ev));
+        assert_eq!((out[3].dropped, out[3].ctx.flow.msg_index), (6, 10));
+        // The event rode on this slice's own record, not on the next message.
         let (_, recs) = run(&mut s, Direction::ToServer, PUBLISH_V5, 200, &mut c);
-        assert!(recs[0]
-            .events
-            .contains(Event::Stream(StreamEvent::TooManyMessages)));
+        assert!(!recs[0].events.contains(ev));
+        assert_eq!(recs[0].ctx.flow.msg_index, 11);
+    }
+
+    /// One flush of 5,000 PINGREQs then a PUBLISH, default configuration: every message is
+    /// counted, the PUBLISH gets its record, and the records that were dropped are accounted for
+    /// by a record carrying `too_many_messages` and how many.
+    #[test]
+    fn messages_past_the_cap_are_counted_and_publish_is_kept() {
+        let mut data: Vec<u8> = [0xC0u8, 0x00].repeat(5_000);
+        data.extend_from_slice(PUBLISH_V5);
+        let recs = records(Direction::ToServer, &data);
+        let last = recs.last().expect("records");
+        assert_eq!(
+            last.msg.header.msg_type,
+            msg_type::PUBLISH,
+            "PUBLISH vanished"
+        );
+        assert_eq!(last.ctx.flow.msg_index, 5_001, "counters stopped");
+        assert_eq!(last.ctx.flow.msg_count_ts, 5_001);
+        let carriers: Vec<&MessageRecord> = recs
+            .iter()
+            .filter(|r| {
+                r.events
+                    .contains(Event::Stream(StreamEvent::TooManyMessages))
+            })
+            .collect();
+        assert_eq!(carriers.len(), 1, "one record carries the event");
+        let dropped: u64 = recs.iter().map(|r| u64::from(r.dropped)).sum();
+        assert!(dropped > 0);
+        assert_eq!(
+            recs.len() as u64 + dropped,
+            5_001,
+            "every message accounted for"
+        );
+        assert_eq!(u64::from(carriers[0].dropped), dropped);
+        // The carrier is the last message of the dropped run, timed and counted as itself.
+        assert_eq!(carriers[0].msg.header.msg_type, msg_type::PINGREQ);
+        assert_eq!(carriers[0].ctx.flow.msg_index, 5_000);
+    }
+
+    /// Messages that matter get a record past the cap; the rest are dropped and counted, and the
+    /// event does not wait for a later message.
+    #[test]
+    fn past_the_cap_connect_publish_subscribe_connack_are_kept() {
+        let cfg = Config {
+            max_msgs_per_segment: 2,
+            ..Config::default()
+        };
+        let subscribe = [0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, b'a', 0x00];
+        let ping = [0xC0, 0x00];
+        let to_server: Vec<u8> = [
+            &ping[..],
+            &ping,
+            &ping,
+            CONNECT_V5,
+            &ping,
+            &ping,
+            &ping,
+            PUBLISH_V5,
+            &subscribe,
+            &ping,
+            &ping,
+        ]
+        .concat();
+        let mut s = Session::new(false, None);
+        let mut c = clock();
+        let shared = Shared {
+            config: &cfg,
+            sources: None,
+        };
+        let mut out = Vec::new();
+        s.parse(
+            Direction::ToServer,
+            &to_server,
+            0,
+            shared,
+            &mut c,
+            &mut |r| out.push(r),
+        );
+        let types: Vec<u8> = out.iter().map(|r| r.msg.header.msg_type).collect();
+        assert_eq!(types, [12, 12, 12, 1, 12, 3, 8, 12], "{out:?}");
+        let dropped: Vec<u32> = out.iter().map(|r| r.dropped).collect();
+        assert_eq!(dropped, [0, 0, 0, 0, 2, 0, 0, 1]);
+        let ev = Event::Stream(StreamEvent::TooManyMessages);
+        let flagged: Vec<bool> = out.iter().map(|r| r.events.contains(ev)).collect();
+        assert_eq!(
+            flagged,
+            [false, false, false, false, true, false, false, true]
+        );
+        assert_eq!(out.last().map(|r| r.ctx.flow.msg_index), Some(11));
+        // The server's side: CONNACKs are kept too.
+        let to_client: Vec<u8> = [CONNACK_OK; 5].concat();
+        let mut out = Vec::new();
+        s.parse(
+            Direction::ToClient,
+            &to_client,
+            0,
+            shared,
+            &mut c,
+            &mut |r| out.push(r),
+        );
+        assert_eq!(out.len(), 5);
+        assert!(out.iter().all(|r| r.dropped == 0 && !r.events.contains(ev)));
     }
 
     #[test]

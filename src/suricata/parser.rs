@@ -59,9 +59,11 @@ impl MqttState {
         };
         self.next_id += 1;
         if self.txs.len() >= cfg.max_tx {
-            // Transactions complete on creation, so this only happens when logging or detection
-            // falls far behind; dropping the oldest bounds memory.
-            self.txs.pop_front();
+            // Transactions complete on creation, and Suricata logs and frees complete ones after
+            // each packet: more than max-tx are alive only within one flush (bounded by the input
+            // and max-msgs-per-segment). Dropping the oldest would throw away messages nobody had
+            // logged or inspected, so, as Suricata's own MQTT parser does at its cap, every
+            // transaction stays until it is logged, and those past the cap say so.
             tx.record.events.insert(Event::TooManyTransactions);
         }
         for e in tx.record.events.iter() {
@@ -74,7 +76,7 @@ impl MqttState {
     }
 
     fn index_of(&self, id: u64) -> Option<usize> {
-        // Ids are consecutive and the deque is in id order, except where max-tx dropped some.
+        // Ids are consecutive and the deque is in id order, except where Suricata freed some.
         let front = self.txs.front()?.id;
         let guess = id.checked_sub(front)? as usize;
         match self.txs.get(guess) {
