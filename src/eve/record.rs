@@ -46,7 +46,14 @@ pub fn write_record(
 
 /// The score first: it is what an analyst reads first.
 fn write_score(s: &mut dyn JsonSink, sc: &Scored) -> SinkResult {
-    s.set_float(c"score", f64::from(sc.score))?;
+    if sc.score.is_finite() {
+        s.set_float(c"score", f64::from(sc.score))?;
+    } else {
+        // Scoring failed and the message counts as an anomaly (fails closed); JSON has no
+        // infinity, so the largest float stands for it.
+        s.set_float(c"score", f64::from(f32::MAX))?;
+        s.set_bool(c"score_failed", true)?;
+    }
     s.set_float(c"threshold", f64::from(sc.threshold))?;
     s.set_bool(c"anomaly", sc.anomaly)?;
     s.open_array(c"top_features")?;

@@ -117,3 +117,26 @@ fn dropped_count_is_written_on_the_record_that_carries_it() {
         .get("dropped")
         .is_none());
 }
+
+#[test]
+fn failed_score_is_written_as_a_number_and_flagged() {
+    use crate::scoring::{Scored, FAILED_TOP};
+    let recs = records(Direction::ToServer, CONNECT_V5);
+    let scored = Scored {
+        score: f32::INFINITY,
+        threshold: 0.01,
+        anomaly: true,
+        top: FAILED_TOP,
+    };
+    let mut sink = ValueSink::new();
+    let a = Assessment {
+        scored: Some(&scored),
+        features: None,
+    };
+    write_record(&mut sink, &recs[0], a, RecordOptions::default()).unwrap();
+    let m = sink.finish()["mqtt_ml"].clone();
+    assert_eq!(m["score"].as_f64(), Some(f64::from(f32::MAX)));
+    assert_eq!(m["score_failed"], true);
+    assert_eq!(m["anomaly"], true);
+    assert_eq!(m["top_features"].as_array().map(Vec::len), Some(0));
+}

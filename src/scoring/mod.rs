@@ -2,8 +2,10 @@
 //! scaling, thresholds) and the scoring step (scale, reconstruct, mean squared error, the features
 //! that contributed most).
 
+mod guard;
 mod metadata;
 mod score;
 
+pub use guard::{Assessed, Build, ScorerGuard, FAILED_TOP};
 pub use metadata::{metadata_path, ModelMetadata, Thresholds};
 pub use score::{score, Scored, TOP};

@@ -11,8 +11,8 @@ use super::log::{sclog, LOG_ERROR};
 use crate::config::Config;
 use crate::features::{extract, RawVector, SCHEMA_VERSION, WIDTH};
 use crate::flow::MessageRecord;
-use crate::model::{Backend, LoadedModel, Scorer};
-use crate::scoring::{score, ModelMetadata, Scored};
+use crate::model::{Backend, LoadedModel};
+use crate::scoring::{ModelMetadata, Scored, ScorerGuard};
 
 pub struct Engine {
     model: LoadedModel,
@@ -65,8 +65,8 @@ pub fn load(cfg: &Config) -> Result<(), String> {
 }
 
 thread_local! {
-    /// This worker thread's scorer; None until first use, or after it could not be built.
-    static SCORER: RefCell<Option<Box<dyn Scorer>>> = const { RefCell::new(None) };
+    /// This worker thread's scorer, built on first use (see `ScorerGuard` for failures).
+    static SCORER: RefCell<ScorerGuard> = RefCell::new(ScorerGuard::new());
 }
 
 static SCORED: AtomicU64 = AtomicU64::new(0);
@@ -85,38 +85,30 @@ pub fn assess(
     };
     let started = Instant::now();
     let raw = extract(record);
-    let result = SCORER.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(engine.model.new_scorer().map_err(|e| e.to_string())?);
-        }
-        let scorer = slot.as_mut().ok_or("no scorer")?;
-        score(
-            scorer.as_mut(),
-            &engine.meta.scaling,
-            engine.threshold,
-            &raw,
-        )
-        .map_err(|e| e.to_string())
+    let build = || engine.model.new_scorer();
+    let assessed = SCORER.with(|cell| {
+        cell.borrow_mut()
+            .assess(&build, &engine.meta.scaling, engine.threshold, &raw)
     });
     NANOS.fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
-    let scored = match result {
-        Ok(s) => {
-            SCORED.fetch_add(1, Relaxed);
-            if s.anomaly {
-                ANOMALIES.fetch_add(1, Relaxed);
-            }
-            Some(s)
+    if let Some((e, first)) = &assessed.failure {
+        // Fails closed: the message counts as an anomaly. Said once per thread; the counter
+        // tells how often.
+        ERRORS.fetch_add(1, Relaxed);
+        if *first {
+            sclog(
+                LOG_ERROR,
+                &format!("scoring failed ({e}); such messages count as anomalies"),
+            );
         }
-        Err(e) => {
-            // Logged once per process; the counter tells how often.
-            if ERRORS.fetch_add(1, Relaxed) == 0 {
-                sclog(LOG_ERROR, &format!("scoring failed: {e}"));
-            }
-            None
+    }
+    if let Some(s) = &assessed.scored {
+        SCORED.fetch_add(1, Relaxed);
+        if s.anomaly {
+            ANOMALIES.fetch_add(1, Relaxed);
         }
-    };
-    (scored, log_features.then(|| Box::new(raw)))
+    }
+    (assessed.scored, log_features.then(|| Box::new(raw)))
 }
 
 extern "C" fn scored() -> u64 {
