@@ -22,6 +22,9 @@ pub struct Config {
     pub source_window: u64,
     /// Most client addresses tracked by the per-source table.
     pub source_table_size: usize,
+    /// IPv6 clients are counted per prefix of this many bits (128: per address), so that a host
+    /// rotating addresses inside its network is still one client.
+    pub source_ipv6_prefix: u8,
     /// Most unparsed TCP segments remembered per flow direction for message timing.
     pub packet_log_size: usize,
     /// Log `mqtt_ml` records in every eve-log that lists Suricata's built-in `mqtt` type.
@@ -59,6 +62,7 @@ impl Default for Config {
             log_passwords: false,
             source_window: 60,
             source_table_size: 65536,
+            source_ipv6_prefix: 64,
             packet_log_size: 256,
             eve_follow_mqtt: true,
             scoring: true,
@@ -102,6 +106,7 @@ pub const KEYS: &[&str] = &[
     "log-passwords",
     "source-window",
     "source-table-size",
+    "source-ipv6-prefix",
     "packet-log-size",
     "eve-follow-mqtt",
     "scoring",
@@ -156,6 +161,14 @@ impl Config {
                 self.source_table_size = parse_count(v, 1, 16_000_000)
                     .ok_or_else(|| err("use a whole number from 1 to 16000000 (default 65536)"))?
             }
+            "source-ipv6-prefix" => self.source_ipv6_prefix = parse_count(
+                v.trim_start_matches('/'),
+                1,
+                128,
+            )
+            .ok_or_else(|| {
+                err("use a prefix length from 1 to 128, e.g. 64 (default; 128 counts each address)")
+            })? as u8,
             "packet-log-size" => {
                 self.packet_log_size = parse_count(v, 1, 65_536)
                     .ok_or_else(|| err("use a whole number from 1 to 65536 (default 256)"))?
@@ -283,6 +296,20 @@ mod tests {
         assert!(Config::from_pairs([("max-msg-length", "99999999999999999999gb")]).is_err());
         assert!(Config::from_pairs([("log-passwords", "maybe")]).is_err());
         assert!(Config::from_pairs([("source-window", "-1")]).is_err());
+        let line = Config::from_pairs([("source-ipv6-prefix", "129")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            line.contains("mqtt-ml.source-ipv6-prefix") && line.contains("from 1 to 128"),
+            "{line}"
+        );
+        assert!(Config::from_pairs([("source-ipv6-prefix", "0")]).is_err());
+        assert_eq!(
+            Config::from_pairs([("source-ipv6-prefix", "/48")])
+                .unwrap()
+                .source_ipv6_prefix,
+            48
+        );
         assert!(Config::from_pairs([("backend", "gpu")]).is_err());
         assert!(Config::from_pairs([("log-records", "some")]).is_err());
         assert!(

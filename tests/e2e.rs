@@ -106,6 +106,10 @@ fn main() {
             "max_tx_drops_nothing_unlogged",
             hardening_cases::max_tx_drops_nothing_unlogged,
         ),
+        (
+            "source_evictions_counted",
+            hardening_cases::source_evictions_counted,
+        ),
     ];
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (name, f) in tests {

@@ -27,6 +27,7 @@ pub fn sources() -> &'static SharedSourceTable {
     SOURCES.get_or_init(|| {
         let c = config();
         SharedSourceTable::new(c.source_table_size, c.source_window)
+            .with_ipv6_prefix(c.source_ipv6_prefix)
     })
 }
 

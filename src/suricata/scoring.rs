@@ -1,5 +1,6 @@
 //! The model inside Suricata: loaded once at start-up, one scorer (interpreter) per worker thread,
-//! and the stats counters (`mqtt_ml.scored`, `.anomalies`, `.inference_errors`, `.scoring_ns`).
+//! and the stats counters (`mqtt_ml.scored`, `.anomalies`, `.inference_errors`, `.scoring_ns`,
+//! and `.source_evictions` of the per-client table).
 use std::cell::RefCell;
 use std::os::raw::{c_char, c_void};
 use std::path::Path;
@@ -123,6 +124,9 @@ extern "C" fn errors() -> u64 {
 extern "C" fn scoring_ns() -> u64 {
     NANOS.load(Relaxed)
 }
+extern "C" fn source_evictions() -> u64 {
+    super::plugin::sources().evictions()
+}
 
 extern "C" {
     fn StatsRegisterGlobalCounter(name: *const c_char, f: extern "C" fn() -> u64) -> u16;
@@ -143,6 +147,7 @@ extern "C" fn on_thread_init(_tv: *mut c_void, _user: *mut c_void) {
             StatsRegisterGlobalCounter(c"mqtt_ml.anomalies".as_ptr(), anomalies);
             StatsRegisterGlobalCounter(c"mqtt_ml.inference_errors".as_ptr(), errors);
             StatsRegisterGlobalCounter(c"mqtt_ml.scoring_ns".as_ptr(), scoring_ns);
+            StatsRegisterGlobalCounter(c"mqtt_ml.source_evictions".as_ptr(), source_evictions);
         }
     });
 }

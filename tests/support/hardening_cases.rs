@@ -110,3 +110,39 @@ pub fn max_tx_drops_nothing_unlogged(env: &Env) -> Outcome {
         "302 of 302 messages logged with max-tx 100; {flagged} flagged"
     ))
 }
+
+/// A full per-client table evicts live clients to make room, and says how many in the stats.
+pub fn source_evictions_counted(env: &Env) -> Outcome {
+    let pcap = env.tmp.join("many-clients.pcap");
+    let conns: Vec<([u8; 4], u16, Vec<(Side, Vec<u8>)>)> = (1..=6u8)
+        .map(|i| {
+            let segs = vec![
+                (Side::Client, synth::connect_311(&format!("c{i}"))),
+                (Side::Server, synth::CONNACK_OK.to_vec()),
+            ];
+            ([10, 9, 1, i], 41000 + u16::from(i), segs)
+        })
+        .collect();
+    synth::write_connections_pcap(&pcap, 1883, &conns).expect("write pcap");
+    let run = env.run(
+        "many-clients",
+        &pcap,
+        &[
+            "--runmode",
+            "single",
+            "--set",
+            "app-layer.protocols.mqtt-ml.source-table-size=2",
+        ],
+    );
+    ensure!(run.ok(), "{}", run.describe());
+    ensure!(run.records().len() == 12, "{} records", run.records().len());
+    let stats = run.eve().into_iter().rfind(|r| r["event_type"] == "stats");
+    let evictions = stats
+        .as_ref()
+        .and_then(|s| s["stats"]["mqtt_ml"]["source_evictions"].as_u64());
+    ensure!(
+        evictions == Some(4),
+        "6 clients in a table of 2: expected 4 evictions, stats say {evictions:?}"
+    );
+    Outcome::Pass("4 evictions counted".into())
+}

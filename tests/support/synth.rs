@@ -19,7 +19,31 @@ pub fn write_tcp_pcap(
     segments: &[(Side, Vec<u8>)],
 ) -> std::io::Result<()> {
     let mut w = Writer::new();
-    let (c, s) = ([10, 9, 0, 1], [10, 9, 0, 2]);
+    connection(&mut w, [10, 9, 0, 1], client_port, server_port, segments);
+    std::fs::write(path, w.out)
+}
+
+/// Several connections one after the other, each from its own client address to 10.9.0.2.
+pub fn write_connections_pcap(
+    path: &Path,
+    server_port: u16,
+    connections: &[([u8; 4], u16, Vec<(Side, Vec<u8>)>)],
+) -> std::io::Result<()> {
+    let mut w = Writer::new();
+    for (client, port, segments) in connections {
+        connection(&mut w, *client, *port, server_port, segments);
+    }
+    std::fs::write(path, w.out)
+}
+
+fn connection(
+    w: &mut Writer,
+    c: [u8; 4],
+    client_port: u16,
+    server_port: u16,
+    segments: &[(Side, Vec<u8>)],
+) {
+    let s = [10, 9, 0, 2];
     let (mut cseq, mut sseq) = (1000u32, 5000u32);
     const SYN: u8 = 0x02;
     const ACK: u8 = 0x10;
@@ -31,32 +55,31 @@ pub fn write_tcp_pcap(
     let srv = |w: &mut Writer, seq, ack, flags, data: &[u8]| {
         w.frame(s, c, server_port, client_port, seq, ack, flags, data)
     };
-    cli(&mut w, cseq, 0, SYN, &[]);
-    srv(&mut w, sseq, cseq + 1, SYN | ACK, &[]);
+    cli(w, cseq, 0, SYN, &[]);
+    srv(w, sseq, cseq + 1, SYN | ACK, &[]);
     cseq += 1;
     sseq += 1;
-    cli(&mut w, cseq, sseq, ACK, &[]);
+    cli(w, cseq, sseq, ACK, &[]);
     for (side, data) in segments {
         let n = data.len() as u32;
         match side {
             Side::Client => {
-                cli(&mut w, cseq, sseq, PSH | ACK, data);
+                cli(w, cseq, sseq, PSH | ACK, data);
                 cseq = cseq.wrapping_add(n);
-                srv(&mut w, sseq, cseq, ACK, &[]);
+                srv(w, sseq, cseq, ACK, &[]);
             }
             Side::Server => {
-                srv(&mut w, sseq, cseq, PSH | ACK, data);
+                srv(w, sseq, cseq, PSH | ACK, data);
                 sseq = sseq.wrapping_add(n);
-                cli(&mut w, cseq, sseq, ACK, &[]);
+                cli(w, cseq, sseq, ACK, &[]);
             }
         }
     }
-    cli(&mut w, cseq, sseq, FIN | ACK, &[]);
+    cli(w, cseq, sseq, FIN | ACK, &[]);
     cseq += 1;
-    srv(&mut w, sseq, cseq, FIN | ACK, &[]);
+    srv(w, sseq, cseq, FIN | ACK, &[]);
     sseq += 1;
-    cli(&mut w, cseq, sseq, ACK, &[]);
-    std::fs::write(path, w.out)
+    cli(w, cseq, sseq, ACK, &[]);
 }
 
 struct Writer {
