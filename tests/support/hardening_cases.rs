@@ -114,7 +114,7 @@ pub fn max_tx_drops_nothing_unlogged(env: &Env) -> Outcome {
 /// A full per-client table evicts live clients to make room, and says how many in the stats.
 pub fn source_evictions_counted(env: &Env) -> Outcome {
     let pcap = env.tmp.join("many-clients.pcap");
-    let conns: Vec<([u8; 4], u16, Vec<(Side, Vec<u8>)>)> = (1..=6u8)
+    let conns: Vec<synth::Client> = (1..=6u8)
         .map(|i| {
             let segs = vec![
                 (Side::Client, synth::connect_311(&format!("c{i}"))),

@@ -23,11 +23,17 @@ pub fn write_tcp_pcap(
     std::fs::write(path, w.out)
 }
 
+/// The segments of one connection, in order.
+pub type Segments = Vec<(Side, Vec<u8>)>;
+
+/// One client: its address, its source port and what the connection carries.
+pub type Client = ([u8; 4], u16, Segments);
+
 /// Several connections one after the other, each from its own client address to 10.9.0.2.
 pub fn write_connections_pcap(
     path: &Path,
     server_port: u16,
-    connections: &[([u8; 4], u16, Vec<(Side, Vec<u8>)>)],
+    connections: &[Client],
 ) -> std::io::Result<()> {
     let mut w = Writer::new();
     for (client, port, segments) in connections {
