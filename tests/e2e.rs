@@ -110,6 +110,10 @@ fn main() {
             "source_evictions_counted",
             hardening_cases::source_evictions_counted,
         ),
+        (
+            "other_protocols_on_mqtt_port_refused",
+            hardening_cases::other_protocols_on_mqtt_port,
+        ),
     ];
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (name, f) in tests {

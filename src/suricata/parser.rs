@@ -111,15 +111,12 @@ unsafe extern "C" fn probe(
             _ => {}
         }
     }
-    match wire::probe_connect(data) {
+    // This probe runs on the configured MQTT ports only, where a flow picked up midstream may
+    // start with any message and a broken CONNECT is an attack the parser must see and flag;
+    // other protocols (TLS, HTTP, random bytes) are refused and Suricata gives the flow up.
+    match wire::probe_port(data) {
         Probe::Mqtt(_) => plugin::alproto(),
         Probe::NeedMore => ALPROTO_UNKNOWN,
-        // This probe runs on the configured MQTT ports only. There, broken messages are what the
-        // plugin must see and flag (a CONNECT with a bad name or a 5-byte length is an attack,
-        // not another protocol), and a flow picked up midstream may start anywhere: anything
-        // starting with a defined message type is handed to the parser, which raises events and
-        // resynchronises as needed. Content detection on other ports stays strict.
-        Probe::NotMqtt if data[0] >> 4 != 0 => plugin::alproto(),
         Probe::NotMqtt => suricata_sys::sys::AppProtoEnum::ALPROTO_FAILED as AppProto,
     }
 }

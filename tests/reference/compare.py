@@ -13,7 +13,8 @@ Usage:
 
 Exit status: 0 when every compared field agrees and no message is on one side only (with
 --quirks, disagreements listed in quirks.py are excused); 1 otherwise; 2 on usage or tshark
-errors.
+errors. A connection the plugin refused as not MQTT (no record at all, and tshark's first message
+starts with a byte no MQTT sender may send) is counted apart (`tshark_refused`), not as a failure.
 """
 
 import argparse
@@ -227,6 +228,37 @@ def align_all(t_conns, e_conns):
     return pairs, t_only, e_only
 
 
+# Flag nibble MQTT requires of each message type (PUBLISH: any but QoS 3; 0 and 15 reserved in
+# 3.x, 15 is AUTH in 5.0 with flags 0). From the MQTT specifications, not from the plugin.
+REQUIRED_FLAGS = {1: 0, 2: 0, 4: 0, 5: 0, 6: 2, 7: 0, 8: 2, 9: 0, 10: 2, 11: 0, 12: 0, 13: 0,
+                  14: 0, 15: 0}
+
+
+def not_mqtt_first_byte(hdrflags):
+    """True when a message's first byte is one no MQTT sender may send."""
+    if not isinstance(hdrflags, int):
+        return False
+    msg_type, flags = hdrflags >> 4, hdrflags & 0x0F
+    if msg_type == 3:
+        return (flags >> 1) & 3 == 3
+    return REQUIRED_FLAGS.get(msg_type) != flags
+
+
+def refused_connections(t_conns, e_conns):
+    """Connections the plugin refused as not MQTT: no EVE record at all, and the first message
+    tshark decoded starts with a byte no MQTT sender may send (tshark decodes any bytes on an
+    MQTT port as MQTT). Their tshark messages are counted apart, not as one-sided messages."""
+    refused = set()
+    for key, lists in t_conns.items():
+        if e_conns.get(key):
+            continue
+        for lst in lists:
+            first = min(lst, key=lambda m: (m["frame"], m["frame_index"]))
+            if not_mqtt_first_byte(first.get("hdrflags")):
+                refused.add(first["tcp_stream"])
+    return refused
+
+
 # ---------------------------------------------------------------------------------------------
 # Field comparison
 # ---------------------------------------------------------------------------------------------
@@ -345,8 +377,10 @@ def client_endpoint(t):
     return (t["dst"], t["dport"])
 
 
-def evaluate(pairs, t_only, e_only, use_quirks, max_diffs):
+def evaluate(pairs, t_only, e_only, use_quirks, max_diffs, refused=frozenset()):
     """Tally the comparison into the summary dict (without file names and tshark notes)."""
+    t_refused = [t for t in t_only if t["tcp_stream"] in refused]
+    t_only = [t for t in t_only if t["tcp_stream"] not in refused]
     per_field = collections.defaultdict(lambda: {"compared": 0, "agreeing": 0, "excused": 0})
     t_extra, e_extra = collections.Counter(), collections.Counter()
     src_is_client = collections.Counter()
@@ -379,7 +413,8 @@ def evaluate(pairs, t_only, e_only, use_quirks, max_diffs):
     n_excused = sum(s["excused"] for s in per_field.values())
     checks = compared + len(one_sided)
     return {
-        "messages_tshark": len(pairs) + len(t_only),
+        "messages_tshark": len(pairs) + len(t_only) + len(t_refused),
+        "tshark_refused": len(t_refused), "connections_refused": len(refused),
         "messages_eve": len(pairs) + len(e_only) + len(e_excused),
         "aligned": len(pairs), "tshark_only": len(t_only), "eve_only": len(e_only),
         "eve_only_excused": len(e_excused),
@@ -399,6 +434,9 @@ def print_report(s, max_diffs):
     print("pcap: %s\neve:  %s" % (s["pcap"], s["eve"]))
     print("messages: tshark %d, eve %d, aligned %d, tshark-only %d, eve-only %d" % (
         s["messages_tshark"], s["messages_eve"], s["aligned"], s["tshark_only"], s["eve_only"]))
+    if s["connections_refused"]:
+        print("refused as not MQTT: %d connections (%d tshark messages), each starting with a "
+              "byte no MQTT sender may send" % (s["connections_refused"], s["tshark_refused"]))
     print("fields: compared %d, agreeing %d, disagreeing %d (excused by quirks %d); "
           "agreement %.4f%%" % (s["fields_compared"], s["fields_agreeing"], s["disagreements"],
                                 s["fields_excused"], 100.0 * s["agreement"]))
@@ -448,8 +486,10 @@ def main(argv=None):
         return 2
     if bad_lines:
         notes.append("%d lines of %s are not JSON" % (bad_lines, args.eve))
-    pairs, t_only, e_only = align_all(tshark_connections(t_msgs), eve_connections(records))
-    summary = evaluate(pairs, t_only, e_only, args.quirks, args.max_diffs)
+    t_conns, e_conns = tshark_connections(t_msgs), eve_connections(records)
+    pairs, t_only, e_only = align_all(t_conns, e_conns)
+    summary = evaluate(pairs, t_only, e_only, args.quirks, args.max_diffs,
+                       refused_connections(t_conns, e_conns))
     summary.update({"pcap": args.pcap, "eve": args.eve, "ports": list(args.ports),
                     "quirks_applied": args.quirks, "tshark_notes": notes})
     print_report(summary, args.max_diffs)

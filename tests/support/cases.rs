@@ -74,6 +74,7 @@ struct Agreement {
     compared: u64,
     agreeing: u64,
     excused: u64,
+    refused: u64,
     failures: Vec<String>,
 }
 
@@ -85,6 +86,7 @@ fn agreement(env: &Env, pcaps: &[PathBuf]) -> Agreement {
         compared: 0,
         agreeing: 0,
         excused: 0,
+        refused: 0,
         failures: vec![],
     };
     for p in pcaps {
@@ -122,6 +124,7 @@ fn agreement(env: &Env, pcaps: &[PathBuf]) -> Agreement {
         a.compared += s["fields_compared"].as_u64().unwrap_or(0);
         a.agreeing += s["fields_agreeing"].as_u64().unwrap_or(0);
         a.excused += s["fields_excused"].as_u64().unwrap_or(0);
+        a.refused += s["tshark_refused"].as_u64().unwrap_or(0);
         if s["ok"] != true {
             let report = String::from_utf8_lossy(&out.stdout);
             let tail: Vec<&str> = report.lines().take(30).collect();
@@ -139,8 +142,8 @@ fn agreement_outcome(a: Agreement) -> Outcome {
     };
     let figure = format!(
         "{} captures, {} of {} tshark messages aligned, {} of {} fields agree ({pct:.4}%), \
-         {} differ by a documented tshark quirk",
-        a.pcaps, a.aligned, a.messages_tshark, a.agreeing, a.compared, a.excused
+         {} differ by a documented tshark quirk, {} in connections refused as not MQTT",
+        a.pcaps, a.aligned, a.messages_tshark, a.agreeing, a.compared, a.excused, a.refused
     );
     ensure!(a.compared > 0, "nothing compared");
     ensure!(a.failures.is_empty(), "{figure}\n{}", a.failures.join("\n"));

@@ -146,3 +146,129 @@ pub fn source_evictions_counted(env: &Env) -> Outcome {
     );
     Outcome::Pass("4 evictions counted".into())
 }
+
+/// TLS, HTTP and random bytes on port 1883 are not MQTT: no record, and Suricata gives the flow
+/// up; an MQTT connection in the same capture is still logged.
+pub fn other_protocols_on_mqtt_port(env: &Env) -> Outcome {
+    let pcap = env.tmp.join("not-mqtt-on-1883.pcap");
+    let hex = |s: &str| -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .filter_map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+            .collect()
+    };
+    let mut client_hello = hex("160301006e0100006a0303");
+    client_hello.extend((0u8..32).map(|i| i.wrapping_mul(37)));
+    client_hello.extend(hex(
+        "000004130113020100003d0000000e000c0000096c6f63616c686f7374",
+    ));
+    let server_hello = hex("160303005a020000560303a1b2c3d4e5f60718293a4b5c6d7e8f90");
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let random: Vec<u8> = (0..200)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let conns: Vec<synth::Client> = vec![
+        (
+            [10, 9, 2, 1],
+            42001,
+            vec![(Side::Client, client_hello), (Side::Server, server_hello)],
+        ),
+        (
+            [10, 9, 2, 2],
+            42002,
+            vec![
+                (
+                    Side::Client,
+                    b"POST /api/v1 HTTP/1.1\r\nHost: broker\r\nContent-Length: 2\r\n\r\n{}"
+                        .to_vec(),
+                ),
+                (
+                    Side::Server,
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                ),
+            ],
+        ),
+        (
+            [10, 9, 2, 3],
+            42003,
+            vec![(
+                Side::Client,
+                b"GET / HTTP/1.1\r\nHost: broker\r\n\r\n".to_vec(),
+            )],
+        ),
+        ([10, 9, 2, 4], 42004, vec![(Side::Client, random)]),
+        (
+            [10, 9, 2, 5],
+            42005,
+            vec![
+                (Side::Client, synth::connect_311("real")),
+                (Side::Server, synth::CONNACK_OK.to_vec()),
+                (Side::Client, synth::publish_311("t", b"x")),
+            ],
+        ),
+    ];
+    synth::write_connections_pcap(&pcap, 1883, &conns).expect("write pcap");
+    // With Suricata's TLS and HTTP detection off, the plugin's probe alone decides.
+    let alone = env.run(
+        "not-mqtt-alone",
+        &pcap,
+        &[
+            "--set",
+            "app-layer.protocols.tls.enabled=no",
+            "--set",
+            "app-layer.protocols.http.enabled=no",
+        ],
+    );
+    ensure!(alone.ok(), "{}", alone.describe());
+    let taken: Vec<u64> = alone
+        .records()
+        .iter()
+        .filter_map(|r| r["src_port"].as_u64().filter(|p| *p != 42005))
+        .collect();
+    ensure!(
+        taken.is_empty(),
+        "probe alone: logged as MQTT from ports {taken:?}"
+    );
+    let run = env.run("not-mqtt", &pcap, &[]);
+    ensure!(run.ok(), "{}", run.describe());
+    let recs = run.records();
+    let foreign: Vec<u64> = recs
+        .iter()
+        .filter_map(|r| r["src_port"].as_u64().filter(|p| *p != 42005))
+        .collect();
+    ensure!(foreign.is_empty(), "logged as MQTT from ports {foreign:?}");
+    ensure!(
+        recs.len() == 3,
+        "{} records of the MQTT connection",
+        recs.len()
+    );
+    let flows: Vec<Value> = run
+        .eve()
+        .into_iter()
+        .filter(|r| r["event_type"] == "flow")
+        .collect();
+    for port in [42001u64, 42002, 42003, 42004] {
+        let f = flows.iter().find(|f| f["src_port"] == port);
+        ensure!(f.is_some(), "no flow record for port {port}");
+        let proto = &f.map(|f| f["app_proto"].clone()).unwrap_or_default();
+        ensure!(*proto != "mqtt-ml", "port {port}: flow detected as {proto}");
+    }
+    let mqtt = flows.iter().find(|f| f["src_port"] == 42005);
+    ensure!(
+        mqtt.is_some_and(|f| f["app_proto"] == "mqtt-ml"),
+        "the MQTT connection: {mqtt:?}"
+    );
+    let protos: Vec<String> = flows
+        .iter()
+        .filter(|f| f["src_port"] != 42005)
+        .map(|f| f["app_proto"].as_str().unwrap_or("none").to_owned())
+        .collect();
+    Outcome::Pass(format!(
+        "4 foreign flows refused (app_proto {protos:?}); MQTT logged"
+    ))
+}
