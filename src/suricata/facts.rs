@@ -164,6 +164,8 @@ static FACT_KW: [AtomicU16; 13] = [const { AtomicU16::new(0) }; 13];
 static TOP_KW: AtomicU16 = AtomicU16::new(0);
 static LIST: AtomicI32 = AtomicI32::new(-1);
 
+// SAFETY: as the keyword setups in detect.rs: the engine and signature Suricata passed, `raw` null
+// or NUL-terminated.
 unsafe fn fact_setup(
     de: *mut DetectEngineCtx,
     s: *mut Signature,
@@ -221,6 +223,8 @@ setups!(
     s12 = 12
 );
 
+// SAFETY: `txv` is an `MqttTx` of this parser, `ctx` the context `fact_setup` attached with
+// `append_ctx`.
 unsafe extern "C" fn fact_match(
     _det: *mut DetectEngineThreadCtx,
     _f: *mut Flow,
@@ -238,6 +242,7 @@ unsafe extern "C" fn fact_match(
     }
 }
 
+// SAFETY: as `fact_setup`.
 unsafe extern "C" fn top_setup(
     de: *mut DetectEngineCtx,
     s: *mut Signature,
@@ -264,6 +269,8 @@ unsafe extern "C" fn top_setup(
     append_ctx(de, s, TOP_KW.load(Relaxed), LIST.load(Relaxed), i as u8)
 }
 
+// SAFETY: `txv` is an `MqttTx` of this parser, `ctx` the context `top_setup` attached with
+// `append_ctx`.
 unsafe extern "C" fn top_match(
     _det: *mut DetectEngineThreadCtx,
     _f: *mut Flow,
@@ -281,6 +288,7 @@ unsafe extern "C" fn top_match(
     )
 }
 
+// SAFETY: called from detect.rs `register`, once, single-threaded; every string is static.
 pub unsafe fn register() {
     let both = STREAM_TOSERVER | STREAM_TOCLIENT;
     LIST.store(

@@ -88,6 +88,8 @@ impl JsonSink for Builder {
 }
 
 /// EVE logger for one transaction: called for `mqtt_ml` records and for alert metadata.
+// SAFETY: `tx` is an `MqttTx` of this parser and `jb` the live JsonBuilder Suricata passes the
+// logger, both for the call.
 pub unsafe extern "C" fn log_tx(tx: *const c_void, jb: *mut c_void) -> bool {
     if tx.is_null() || jb.is_null() {
         return false;

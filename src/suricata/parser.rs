@@ -86,6 +86,8 @@ impl MqttState {
     }
 }
 
+// SAFETY: Suricata passes `input` with `len` readable bytes (or null) and `rdir` null or writable,
+// for the call.
 unsafe extern "C" fn probe(
     _f: *const Flow,
     dir: u8,
@@ -122,6 +124,7 @@ unsafe extern "C" fn probe(
 }
 
 /// Content detection on any port: a CONNECT starts `10 <len> 00 04 "MQTT"` or `00 06 "MQIsdp"`.
+// SAFETY: Suricata passes `input` with `len` readable bytes (or null), for the call.
 unsafe extern "C" fn probe_connect_only(
     _f: *const Flow,
     _dir: u8,
@@ -139,17 +142,22 @@ unsafe extern "C" fn probe_connect_only(
     }
 }
 
+// SAFETY: no pointer is read; the box is freed once, by `state_free`.
 unsafe extern "C" fn state_new(_orig: *mut c_void, _proto: AppProto) -> *mut c_void {
     plugin::name_eve_event_type();
     Box::into_raw(Box::<MqttState>::default()) as *mut c_void
 }
 
+// SAFETY: `state` is null or a pointer `state_new` made with Box::into_raw, freed exactly once
+// here.
 unsafe extern "C" fn state_free(state: *mut c_void) {
     if !state.is_null() {
         drop(Box::from_raw(state as *mut MqttState));
     }
 }
 
+// SAFETY: `state` is a live `MqttState` from `state_new`; Suricata calls parser callbacks of one
+// flow from one thread at a time.
 unsafe extern "C" fn tx_free(state: *mut c_void, tx_id: u64) {
     let state = &mut *(state as *mut MqttState);
     if let Some(i) = state.index_of(tx_id) {
@@ -157,6 +165,8 @@ unsafe extern "C" fn tx_free(state: *mut c_void, tx_id: u64) {
     }
 }
 
+// SAFETY: as `tx_free`; the returned pointer stays valid until `tx_free` removes that transaction,
+// and Suricata does not use it after.
 unsafe extern "C" fn get_tx(state: *mut c_void, tx_id: u64) -> *mut c_void {
     let state = &mut *(state as *mut MqttState);
     match state.index_of(tx_id) {
@@ -165,23 +175,29 @@ unsafe extern "C" fn get_tx(state: *mut c_void, tx_id: u64) -> *mut c_void {
     }
 }
 
+// SAFETY: as `tx_free`.
 unsafe extern "C" fn get_tx_count(state: *mut c_void) -> u64 {
     (*(state as *mut MqttState)).next_id
 }
 
 /// A message is complete in both directions as soon as it is parsed.
+// SAFETY: no pointer is read.
 unsafe extern "C" fn tx_progress(_tx: *mut c_void, _dir: u8) -> c_int {
     1
 }
 
+// SAFETY: `tx` is a pointer `get_tx` returned (an `MqttTx` still in its state's deque).
 unsafe extern "C" fn get_tx_data(tx: *mut c_void) -> *mut AppLayerTxData {
     &mut (*(tx as *mut MqttTx)).tx_data
 }
 
+// SAFETY: as `tx_free`.
 unsafe extern "C" fn get_state_data(state: *mut c_void) -> *mut AppLayerStateData {
     &mut (*(state as *mut MqttState)).state_data
 }
 
+// SAFETY: `state` is a live `MqttState` owned by this flow, `flow` its flow, `pstate` its parser
+// state; the slice's bytes are readable for the call (see `StreamSlice::as_slice`).
 unsafe fn parse(
     flow: *mut Flow,
     state: *mut c_void,
@@ -231,6 +247,7 @@ unsafe fn parse(
     }
 }
 
+// SAFETY: see `parse`.
 unsafe extern "C" fn parse_ts(
     flow: *mut Flow,
     state: *mut c_void,
@@ -241,6 +258,7 @@ unsafe extern "C" fn parse_ts(
     parse(flow, state, pstate, slice, Direction::ToServer)
 }
 
+// SAFETY: see `parse`.
 unsafe extern "C" fn parse_tc(
     flow: *mut Flow,
     state: *mut c_void,
@@ -263,6 +281,7 @@ fn event_names() -> &'static Vec<Option<CString>> {
     })
 }
 
+// SAFETY: `name` is null or a NUL-terminated string, `id` and `ty` writable, for the call.
 unsafe extern "C" fn event_info(name: *const c_char, id: *mut u8, ty: *mut c_int) -> c_int {
     if name.is_null() {
         return -1;
@@ -279,6 +298,8 @@ unsafe extern "C" fn event_info(name: *const c_char, id: *mut u8, ty: *mut c_int
     0
 }
 
+// SAFETY: `name` and `ty` are writable; the name written points into a static that lives as long as
+// the process.
 unsafe extern "C" fn event_info_by_id(id: u8, name: *mut *const c_char, ty: *mut c_int) -> c_int {
     match event_names().get(usize::from(id)).and_then(|n| n.as_ref()) {
         Some(n) => {
@@ -327,6 +348,8 @@ fn parser_definition() -> RustParser {
 }
 
 /// Registers detection and parsing; called by Suricata during app-layer setup.
+// SAFETY: called once by Suricata during app-layer setup, single-threaded; every string passed is
+// static.
 pub unsafe extern "C" fn register() {
     let tcp = c"tcp".as_ptr();
     if SCAppLayerProtoDetectConfProtoDetectionEnabled(tcp, PROTO_NAME.as_ptr()) == 0 {
