@@ -11,7 +11,8 @@ within 1e-6 s, `tcp.flags` / `tcp.len` against the frame's TCP header.
 Usage:
   compare.py --pcap P --eve EVE.json [--ports 1883,...] [--quirks] [--json OUT] [--max-diffs N]
 
-Exit status: 0 when every compared field agrees and no message is on one side only (with
+Exit status: 0 when every compared field agrees, no message is on one side only and no field of
+an aligned message is on one side only unless quirks.NOT_PRODUCED says that side never has it (with
 --quirks, disagreements listed in quirks.py are excused); 1 otherwise; 2 on usage or tshark
 errors. A connection the plugin refused as not MQTT (no record at all, and tshark's first message
 starts with a byte no MQTT sender may send) is counted apart (`tshark_refused`), not as a failure.
@@ -27,7 +28,7 @@ import sys
 sys.dont_write_bytecode = True   # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tshark_messages as tm  # noqa: E402
-from quirks import ONE_SIDED_QUIRKS, QUIRKS  # noqa: E402
+from quirks import ONE_SIDED_QUIRKS, QUIRKS, not_produced  # noqa: E402
 
 TS_TOLERANCE = 1e-6
 # EVE keys that are not Wireshark fields: derived, flow/source context, or compared separately.
@@ -320,7 +321,7 @@ def compare_pair(t, r):
 
 
 def presence(t, r):
-    """Field names only one side produced for this pair (reported, not counted as failures)."""
+    """Field names only one side produced for this pair: (tshark only, EVE only)."""
     tf, ef = set(tshark_fields(t)), set(eve_fields(r))
     return tf - ef, ef - tf
 
@@ -385,11 +386,22 @@ def evaluate(pairs, t_only, e_only, use_quirks, max_diffs, refused=frozenset()):
     t_extra, e_extra = collections.Counter(), collections.Counter()
     src_is_client = collections.Counter()
     diffs, n_diffs = [], 0
+    missing, n_missing = [], 0
     for t, r in pairs:
         src_is_client["yes" if r["src"] == client_endpoint(t) else "no"] += 1
         only_t, only_e = presence(t, r)
         t_extra.update(only_t)
         e_extra.update(only_e)
+        # A field one side lacks fails unless quirks.NOT_PRODUCED says that side never has it
+        # for such a message.
+        for side, fields in (("eve", only_t), ("tshark", only_e)):
+            for field in sorted(fields):
+                if not_produced(side, field, t, r["m"]):
+                    continue
+                n_missing += 1
+                if len(missing) < max_diffs:
+                    missing.append({"field": field, "missing_on": side,
+                                    "tshark_msg": describe_tshark(t), "eve_msg": describe_eve(r)})
         for field, tv, ev, ok in compare_pair(t, r):
             stats = per_field[field]
             stats["compared"] += 1
@@ -420,7 +432,8 @@ def evaluate(pairs, t_only, e_only, use_quirks, max_diffs, refused=frozenset()):
         "eve_only_excused": len(e_excused),
         "fields_compared": compared, "fields_agreeing": agreeing, "fields_excused": n_excused,
         "disagreements": n_diffs, "agreement": (agreeing / checks) if checks else 1.0,
-        "ok": n_diffs == n_excused and not one_sided,
+        "fields_missing": n_missing, "first_missing": missing,
+        "ok": n_diffs == n_excused and not one_sided and n_missing == 0,
         "per_field": {k: per_field[k] for k in sorted(per_field)},
         "fields_only_in_tshark": dict(t_extra.most_common()),
         "fields_only_in_eve": dict(e_extra.most_common()),
@@ -453,8 +466,14 @@ def print_report(s, max_diffs):
     for o in s["one_sided"][:max_diffs]:
         print("  %s: %s" % (o["side"].upper(), o["msg"]))
     if s["fields_only_in_tshark"] or s["fields_only_in_eve"]:
-        print("fields only one side produced (informational): tshark %s; eve %s" % (
+        print("fields only one side produced: tshark %s; eve %s" % (
             short(s["fields_only_in_tshark"], 300), short(s["fields_only_in_eve"], 300)))
+    if s["fields_missing"]:
+        print("fields missing on one side and not listed in quirks.NOT_PRODUCED: %d"
+              % s["fields_missing"])
+    for m in s["first_missing"][:max_diffs]:
+        print("  MISSING %s on %s side\n       tshark: %s\n       eve:    %s" % (
+            m["field"], m["missing_on"], m["tshark_msg"], m["eve_msg"]))
     if s["eve_src_is_client"].get("no"):
         print("note: %d aligned EVE records have src_ip/src_port = the server, not the client"
               % s["eve_src_is_client"]["no"])

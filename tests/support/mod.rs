@@ -174,9 +174,11 @@ impl Env {
     }
 
     /// Suricata's MQTT regression captures (MIT), if the datasets are present.
+    /// None when the folder is missing or holds no capture: a case that needs them then reports
+    /// a skip, never a pass.
     pub fn suricata_verify_pcaps(&self) -> Option<Vec<PathBuf>> {
         let d = self.datasets.join("suricata-verify");
-        d.is_dir().then(|| list(&d, &["pcap"]))
+        Some(list(&d, &["pcap"])).filter(|v| !v.is_empty())
     }
 
     /// MQTTset captures (CC BY-NC-SA, read in place), if present.
