@@ -1,7 +1,9 @@
 //! MQTT 5 topic aliases: a PUBLISH may replace its topic by a number set up by an earlier PUBLISH
 //! of the same direction. Resolving them gives analysts (and Wireshark-compatible output) the real
-//! topic. Bounded: at most `MAX_ALIASES` aliases and `MAX_BYTES` of topic text per direction; an
-//! alias beyond the bounds is simply not resolved.
+//! topic. Bounded: at most `MAX_ALIASES` aliases and `MAX_BYTES` of topic text per direction, and
+//! once the connection has negotiated a Topic Alias Maximum for the direction (CONNECT for the
+//! server's PUBLISHes, CONNACK for the client's; 0 when the property is absent), no alias above it;
+//! an alias beyond the bounds is simply not resolved.
 use std::collections::HashMap;
 
 pub const MAX_ALIASES: usize = 1024;
@@ -11,14 +13,31 @@ pub const MAX_BYTES: usize = 64 * 1024;
 pub struct TopicAliases {
     map: HashMap<u16, String>,
     bytes: usize,
+    /// The negotiated Topic Alias Maximum, once known.
+    max: Option<u16>,
 }
 
 impl TopicAliases {
+    /// The Topic Alias Maximum negotiated for this direction: aliases above it are dropped and
+    /// never stored again.
+    pub fn set_maximum(&mut self, max: u16) {
+        self.max = Some(max);
+        let before = self.map.len();
+        self.map.retain(|a, _| *a <= max);
+        if self.map.len() != before {
+            self.bytes = self.map.values().map(String::len).sum();
+        }
+    }
+
     /// Records `alias` -> `topic` (a PUBLISH that carries both).
     pub fn set(&mut self, alias: u16, topic: &str) {
         let old = self.map.get(&alias).map_or(0, String::len);
         let grows = !self.map.contains_key(&alias);
-        if (grows && self.map.len() >= MAX_ALIASES) || self.bytes - old + topic.len() > MAX_BYTES {
+        let allowed = self.max.is_none_or(|m| alias <= m);
+        if !allowed
+            || (grows && self.map.len() >= MAX_ALIASES)
+            || self.bytes - old + topic.len() > MAX_BYTES
+        {
             // Keep the table bounded; a stale mapping must not survive a refused update.
             if let Some(s) = self.map.remove(&alias) {
                 self.bytes -= s.len();
@@ -46,6 +65,21 @@ mod tests {
         a.set(1, "sensors/b");
         assert_eq!(a.get(1), Some("sensors/b"));
         assert_eq!(a.get(2), None);
+    }
+
+    #[test]
+    fn negotiated_maximum_bounds_aliases() {
+        let mut a = TopicAliases::default();
+        a.set(5, "early");
+        a.set_maximum(3);
+        assert_eq!(a.get(5), None, "an alias above the maximum is forgotten");
+        a.set(3, "ok");
+        a.set(4, "refused");
+        assert_eq!((a.get(3), a.get(4)), (Some("ok"), None));
+        assert_eq!(a.bytes, 2);
+        a.set_maximum(0);
+        a.set(1, "none allowed");
+        assert_eq!(a.get(1), None);
     }
 
     #[test]

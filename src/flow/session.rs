@@ -151,6 +151,7 @@ impl Session {
             resolve_topic_alias(&mut self.aliases[dir.index()], p);
         }
         let t = msg.header.msg_type;
+        self.learn_alias_maximum(dir, &msg.body);
         if t == CONNECT {
             self.connects += 1;
             if self.connects > 1 {
@@ -204,6 +205,22 @@ impl Session {
             events,
             msg,
             dropped: 0,
+        }
+    }
+}
+
+impl Session {
+    /// MQTT 5 Topic Alias Maximum: the CONNECT's bounds the aliases the server may use, the
+    /// CONNACK's those the client may use; absent means none.
+    fn learn_alias_maximum(&mut self, dir: Direction, body: &Body) {
+        let (props, other) = match (body, dir) {
+            (Body::Connect(c), Direction::ToServer) => (&c.properties, Direction::ToClient),
+            (Body::Connack(c), Direction::ToClient) => (&c.properties, Direction::ToServer),
+            _ => return,
+        };
+        if let Some(p) = props {
+            let max = p.topic_alias_maximum.unwrap_or(0);
+            self.aliases[other.index()].set_maximum(max);
         }
     }
 }
@@ -584,6 +601,41 @@ pub(crate) mod tests {
             Body::Publish(p) => assert_eq!(p.topic.value, ""),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Topic aliases are kept only up to what the connection negotiated: the server's CONNACK
+    /// Topic Alias Maximum for the client's PUBLISHes, the CONNECT's for the server's (none when
+    /// absent), so a client cannot make the plugin hold aliases the broker would refuse.
+    #[test]
+    fn topic_aliases_are_capped_at_the_negotiated_maximum() {
+        let mut s = Session::new(false, None);
+        let mut c = clock();
+        run(&mut s, Direction::ToServer, CONNECT_V5, 0, &mut c);
+        // CONNACK 5.0 with Topic Alias Maximum 2.
+        let connack = [0x20, 0x06, 0x00, 0x00, 0x03, 0x22, 0x00, 0x02];
+        run(&mut s, Direction::ToClient, &connack, 0, &mut c);
+        let set = |alias: u8, topic: u8| [0x30, 0x07, 0x00, 0x01, topic, 0x03, 0x23, 0x00, alias];
+        let use_ = |alias: u8| [0x30, 0x06, 0x00, 0x00, 0x03, 0x23, 0x00, alias];
+        let mut off = 18;
+        for (alias, topic) in [(1, b'a'), (2, b'b'), (3, b'c'), (200, b'd')] {
+            run(&mut s, Direction::ToServer, &set(alias, topic), off, &mut c);
+            off += 9;
+        }
+        let topic_of = |recs: &[MessageRecord]| match &recs[0].msg.body {
+            Body::Publish(p) => p.topic.value.clone(),
+            other => panic!("{other:?}"),
+        };
+        let mut resolved = Vec::new();
+        for alias in [1, 2, 3, 200] {
+            let (_, recs) = run(&mut s, Direction::ToServer, &use_(alias), off, &mut c);
+            off += 8;
+            resolved.push(topic_of(&recs));
+        }
+        assert_eq!(resolved, ["a", "b", "", ""]);
+        // The CONNECT allowed the server no alias at all.
+        run(&mut s, Direction::ToClient, &set(1, b'z'), 8, &mut c);
+        let (_, recs) = run(&mut s, Direction::ToClient, &use_(1), 17, &mut c);
+        assert_eq!(topic_of(&recs), "");
     }
 
     #[test]
