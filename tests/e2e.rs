@@ -114,6 +114,10 @@ fn main() {
             "other_protocols_on_mqtt_port_refused",
             hardening_cases::other_protocols_on_mqtt_port,
         ),
+        (
+            "gap_event_without_later_message",
+            hardening_cases::gap_event_without_later_message,
+        ),
     ];
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (name, f) in tests {

@@ -77,6 +77,11 @@ impl Session {
         self.version
     }
 
+    /// Flow events of `dir` still waiting for a message to carry them; cleared.
+    pub fn take_pending(&mut self, dir: Direction) -> EventSet {
+        std::mem::take(&mut self.pending[dir.index()])
+    }
+
     pub fn on_gap(&mut self, dir: Direction) {
         self.streams[dir.index()].on_gap();
         self.pending[dir.index()].insert(Event::Stream(StreamEvent::Gap));

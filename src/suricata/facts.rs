@@ -102,7 +102,7 @@ const FACTS: [(Fact, &CStr, &CStr); 13] = [
 
 impl Fact {
     fn value(self, tx: &MqttTx) -> Option<f64> {
-        let r = &tx.record;
+        let r = tx.record.as_ref()?;
         let f = &r.ctx.flow;
         let body = &r.msg.body;
         Some(match self {

@@ -95,6 +95,10 @@ pub unsafe extern "C" fn log_tx(tx: *const c_void, jb: *mut c_void) -> bool {
         return false;
     }
     let tx = &*(tx as *const MqttTx);
+    // A transaction carrying only flow events has no message to write.
+    let Some(record) = tx.record.as_ref() else {
+        return false;
+    };
     let mut b = Builder(jb as *mut SCJsonBuilder);
     let opt = eve::RecordOptions {
         log_passwords: super::plugin::config().log_passwords,
@@ -103,5 +107,5 @@ pub unsafe extern "C" fn log_tx(tx: *const c_void, jb: *mut c_void) -> bool {
         scored: tx.scored.as_ref(),
         features: tx.features.as_deref(),
     };
-    eve::write_record(&mut b, &tx.record, a, opt).is_ok()
+    eve::write_record(&mut b, record, a, opt).is_ok()
 }

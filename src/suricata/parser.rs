@@ -27,7 +27,9 @@ pub const PROTO_NAME: &CStr = c"mqtt-ml";
 pub struct MqttTx {
     tx_data: AppLayerTxData,
     id: u64,
-    pub record: MessageRecord,
+    /// None for a transaction that only carries flow events no message was left to carry (a gap
+    /// at the end of a stream): rules on those events see it; it writes no `mqtt_ml` record.
+    pub record: Option<MessageRecord>,
     pub scored: Option<Scored>,
     /// The feature vector, kept only when EVE logs it.
     pub features: Option<Box<RawVector>>,
@@ -52,27 +54,58 @@ impl MqttState {
         let mut tx = MqttTx {
             tx_data: AppLayerTxData::for_direction(to_server),
             id: self.next_id,
-            record,
+            record: Some(record),
             scored,
             features,
             score_text: std::cell::OnceCell::new(),
         };
         self.next_id += 1;
+        let Some(record) = tx.record.as_mut() else {
+            return;
+        };
         if self.txs.len() >= cfg.max_tx {
             // Transactions complete on creation, and Suricata logs and frees complete ones after
             // each packet: more than max-tx are alive only within one flush (bounded by the input
             // and max-msgs-per-segment). Dropping the oldest would throw away messages nobody had
             // logged or inspected, so, as Suricata's own MQTT parser does at its cap, every
             // transaction stays until it is logged, and those past the cap say so.
-            tx.record.events.insert(Event::TooManyTransactions);
+            record.events.insert(Event::TooManyTransactions);
         }
-        for e in tx.record.events.iter() {
+        for e in record.events.iter() {
             tx.tx_data.set_event(e.id());
         }
         if cfg.log_anomalies_only && !tx.scored.is_some_and(|s| s.anomaly) {
             tx.tx_data.skip_logging();
         }
         self.txs.push_back(tx);
+    }
+
+    /// The stream of `dir` ends: events still waiting for a message (a gap, a resync) get their
+    /// own transaction instead of vanishing.
+    fn flush_pending(&mut self, dir: Direction) {
+        let pending = self.session.as_mut().map(|s| s.take_pending(dir));
+        if let Some(events) = pending.filter(|e| !e.is_empty()) {
+            self.push_events(dir, events);
+        }
+    }
+
+    /// A transaction for flow events left pending when the stream ends (no later message of the
+    /// direction came to carry them).
+    fn push_events(&mut self, dir: Direction, events: crate::events::EventSet) {
+        let mut tx_data = AppLayerTxData::for_direction(dir == Direction::ToServer);
+        for e in events.iter() {
+            tx_data.set_event(e.id());
+        }
+        tx_data.skip_logging();
+        self.txs.push_back(MqttTx {
+            tx_data,
+            id: self.next_id,
+            record: None,
+            scored: None,
+            features: None,
+            score_text: std::cell::OnceCell::new(),
+        });
+        self.next_id += 1;
     }
 
     fn index_of(&self, id: u64) -> Option<usize> {
@@ -211,7 +244,9 @@ unsafe fn parse(
     };
     let state = &mut *(state as *mut MqttState);
     let input = slice.as_slice();
-    if input.is_empty() && !slice.is_gap() && SCAppLayerParserStateIssetFlag(pstate, eof_flag) > 0 {
+    let eof = SCAppLayerParserStateIssetFlag(pstate, eof_flag) > 0;
+    if input.is_empty() && !slice.is_gap() && eof {
+        state.flush_pending(dir);
         return AppLayerResult::ok();
     }
     let MqttState { session, .. } = state;
@@ -238,6 +273,9 @@ unsafe fn parse(
     );
     for r in records {
         state.push(r);
+    }
+    if eof {
+        state.flush_pending(dir);
     }
     match progress {
         StreamProgress::Done => AppLayerResult::ok(),

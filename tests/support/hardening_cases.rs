@@ -272,3 +272,38 @@ pub fn other_protocols_on_mqtt_port(env: &Env) -> Outcome {
         "4 foreign flows refused (app_proto {protos:?}); MQTT logged"
     ))
 }
+
+/// A gap at the end of a stream, with no message after it, still raises its event: a rule on
+/// `app-layer-event:mqtt-ml.gap` fires.
+pub fn gap_event_without_later_message(env: &Env) -> Outcome {
+    let pcap = env.tmp.join("gap-at-end.pcap");
+    let segments = vec![
+        (Side::Client, synth::connect_311("lossy")),
+        (Side::Server, synth::CONNACK_OK.to_vec()),
+        (Side::ClientLost, vec![0; 100]),
+        (Side::Client, b"abc".to_vec()),
+    ];
+    synth::write_tcp_pcap(&pcap, 40003, 1883, &segments).expect("write pcap");
+    let rules = env.write(
+        "gap.rules",
+        "alert mqtt any any -> any any (msg:\"gap\"; app-layer-event:mqtt-ml.gap; sid:7;)\n",
+    );
+    let run = env.run(
+        "gap-at-end",
+        &pcap,
+        &["-S", rules.to_str().unwrap_or_default()],
+    );
+    ensure!(run.ok(), "{}", run.describe());
+    ensure!(
+        run.records().len() == 2,
+        "{} records (CONNECT, CONNACK expected)",
+        run.records().len()
+    );
+    let alerts = run.alerts();
+    ensure!(
+        alerts.len() == 1,
+        "{} gap alerts; the gap event vanished",
+        alerts.len()
+    );
+    Outcome::Pass("gap event raised with no later message".into())
+}

@@ -8,6 +8,8 @@ use std::path::Path;
 pub enum Side {
     Client,
     Server,
+    /// The capture lost this many bytes the client sent (the server received and ACKs them).
+    ClientLost,
 }
 
 /// One TCP connection from 10.9.0.1:`client_port` to 10.9.0.2:`server_port`, each payload one
@@ -74,6 +76,7 @@ fn connection(
                 cseq = cseq.wrapping_add(n);
                 srv(w, sseq, cseq, ACK, &[]);
             }
+            Side::ClientLost => cseq = cseq.wrapping_add(n),
             Side::Server => {
                 srv(w, sseq, cseq, PSH | ACK, data);
                 sseq = sseq.wrapping_add(n);
