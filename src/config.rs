@@ -44,6 +44,9 @@ pub struct Config {
     /// Write `mqtt_ml` records for anomalous messages only (alerts still carry every message's
     /// object). EVE output is most of what the plugin costs; a SOC often wants only these.
     pub log_anomalies_only: bool,
+    /// The plugin's memory budget for live transactions (bytes, 0 = none). Past it, messages
+    /// beyond `max_msgs_per_segment` are dropped and counted whatever their type.
+    pub memcap: usize,
     /// Bytes of each MQTT stream direction reassembled and parsed; 0 = all. Suricata's global
     /// default (1 MiB) would stop parsing long-lived MQTT connections and floods after 1 MiB.
     pub stream_depth: u32,
@@ -72,6 +75,7 @@ impl Default for Config {
             threshold: None,
             log_features: false,
             log_anomalies_only: false,
+            memcap: 64 << 20,
             stream_depth: 0,
         }
     }
@@ -117,6 +121,7 @@ pub const KEYS: &[&str] = &[
     "log-features",
     "stream-depth",
     "log-records",
+    "memcap",
 ];
 
 impl Config {
@@ -207,6 +212,13 @@ impl Config {
                     "anomalies" => true,
                     _ => return Err(err("use all or anomalies (default all)")),
                 }
+            }
+            "memcap" => {
+                self.memcap = parse_size(v)
+                    .filter(|n| *n == 0 || *n >= 1 << 20)
+                    .ok_or_else(|| {
+                        err("use a size of at least 1mb, e.g. 64mb (default), or 0 for no limit")
+                    })?
             }
             "stream-depth" => {
                 self.stream_depth = parse_size(v)
@@ -304,6 +316,18 @@ mod tests {
             "{line}"
         );
         assert!(Config::from_pairs([("source-ipv6-prefix", "0")]).is_err());
+        let line = Config::from_pairs([("memcap", "12kb")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            line.contains("mqtt-ml.memcap") && line.contains("at least 1mb"),
+            "{line}"
+        );
+        assert_eq!(Config::from_pairs([("memcap", "0")]).unwrap().memcap, 0);
+        assert_eq!(
+            Config::from_pairs([("memcap", "2mb")]).unwrap().memcap,
+            2 << 20
+        );
         assert_eq!(
             Config::from_pairs([("source-ipv6-prefix", "/48")])
                 .unwrap()

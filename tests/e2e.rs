@@ -118,6 +118,10 @@ fn main() {
             "gap_event_without_later_message",
             hardening_cases::gap_event_without_later_message,
         ),
+        (
+            "memcap_bounds_and_counts",
+            hardening_cases::memcap_bounds_and_counts,
+        ),
     ];
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (name, f) in tests {

@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use super::aliases::TopicAliases;
+use super::budget::Budget;
 use super::stats::{MessageFacts, CONNECT};
 use super::stream::Step;
 use super::{
@@ -54,6 +55,11 @@ pub struct Session {
     /// Flow-level events waiting for the next message of their direction.
     pending: [EventSet; 2],
     aliases: [TopicAliases; 2],
+    /// The plugin's memory budget: while it is spent, messages that matter are not kept past
+    /// `max-msgs-per-segment` either.
+    budget: Option<&'static Budget>,
+    /// Messages that matter dropped because `keep_past_cap` was off, not yet reported.
+    refused: u64,
 }
 
 impl Session {
@@ -70,11 +76,24 @@ impl Session {
             client,
             pending: [EventSet::default(); 2],
             aliases: Default::default(),
+            budget: None,
+            refused: 0,
         }
     }
 
     pub fn version(&self) -> ProtocolVersion {
         self.version
+    }
+
+    /// The memory budget that decides, message by message, whether messages that matter are
+    /// kept past `max-msgs-per-segment`.
+    pub fn set_budget(&mut self, budget: &'static Budget) {
+        self.budget = Some(budget);
+    }
+
+    /// Messages that matter dropped because of the memory budget since the last call.
+    pub fn take_refused(&mut self) -> u64 {
+        std::mem::take(&mut self.refused)
     }
 
     /// Flow events of `dir` still waiting for a message to carry them; cleared.
@@ -122,13 +141,14 @@ impl Session {
                     if kept < cfg.max_msgs_per_segment {
                         kept += 1;
                         emit(rec);
-                    } else if always {
+                    } else if always && self.budget.is_none_or(|b| b.has_room(0)) {
                         if let Some(h) = held.take() {
                             emit(h);
                         }
                         emit(rec);
-                    } else {
-                        hold(&mut held, rec);
+                    } else if hold(&mut held, rec).is_some_and(always_kept) {
+                        // Only while the budget is spent does a message that matters get here.
+                        self.refused += 1;
                     }
                 }
             }
@@ -238,15 +258,18 @@ fn always_kept(msg_type: u8) -> bool {
 }
 
 /// Keeps `rec` as the last message of a run past the cap, dropping the one held before it (its
-/// events and its own count carry over, so the kept record accounts for the whole run).
-fn hold(held: &mut Option<MessageRecord>, mut rec: MessageRecord) {
-    if let Some(prev) = held.take() {
+/// events and its own count carry over, so the kept record accounts for the whole run). Returns
+/// the type of the message dropped, if any.
+fn hold(held: &mut Option<MessageRecord>, mut rec: MessageRecord) -> Option<u8> {
+    let prev = held.take();
+    if let Some(prev) = &prev {
         rec.dropped = prev.dropped.saturating_add(1);
         rec.events.union(prev.events);
         rec.events
             .insert(Event::Stream(StreamEvent::TooManyMessages));
     }
     *held = Some(rec);
+    prev.map(|p| p.msg.header.msg_type)
 }
 
 /// Learns or applies an MQTT 5 topic alias: a PUBLISH with an empty topic takes the topic its
@@ -574,6 +597,36 @@ pub(crate) mod tests {
         );
         assert_eq!(out.len(), 5);
         assert!(out.iter().all(|r| r.dropped == 0 && !r.events.contains(ev)));
+    }
+
+    /// With the memory budget spent, messages that matter past the cap are no longer kept beyond
+    /// it: they are counted, dropped like the others, and the refusals are reported.
+    #[test]
+    fn spent_budget_drops_past_the_cap_messages_that_matter_too() {
+        let cfg = Config {
+            max_msgs_per_segment: 2,
+            ..Config::default()
+        };
+        let data: Vec<u8> = [PUBLISH_V5; 6].concat();
+        static SPENT: Budget = Budget::new();
+        SPENT.set_cap(1 << 20);
+        SPENT.charge(2 << 20);
+        let mut s = Session::new(true, None);
+        s.set_budget(&SPENT);
+        let mut c = clock();
+        let shared = Shared {
+            config: &cfg,
+            sources: None,
+        };
+        let mut out = Vec::new();
+        s.parse(Direction::ToServer, &data, 0, shared, &mut c, &mut |r| {
+            out.push(r)
+        });
+        let dropped: Vec<u32> = out.iter().map(|r| r.dropped).collect();
+        assert_eq!(dropped, [0, 0, 3]);
+        assert_eq!(s.take_refused(), 3, "refused: the three dropped PUBLISHes");
+        assert_eq!(s.take_refused(), 0);
+        assert_eq!(out.last().map(|r| r.ctx.flow.msg_index), Some(6));
     }
 
     #[test]

@@ -35,6 +35,21 @@ pub struct MqttTx {
     pub features: Option<Box<RawVector>>,
     /// The score as text, for the `mqtt_ml.score` sticky buffer; made on first use.
     pub score_text: std::cell::OnceCell<String>,
+    /// Bytes charged to the plugin's memory budget for this transaction.
+    charged: usize,
+}
+
+impl Drop for MqttTx {
+    fn drop(&mut self) {
+        plugin::budget().release(self.charged);
+    }
+}
+
+/// What a transaction holds, estimated from above: the struct and its message's heap (no more
+/// than the body, itself at most `max-msg-length`); the feature vector is added when kept.
+fn tx_bytes(record: &MessageRecord) -> usize {
+    let body = (record.msg.header.remaining_len as usize).min(plugin::config().max_msg_len);
+    std::mem::size_of::<MqttTx>() + body
 }
 
 #[derive(Default)]
@@ -47,10 +62,16 @@ struct MqttState {
 }
 
 impl MqttState {
-    fn push(&mut self, record: MessageRecord) {
+    /// `charged`: what was charged to the memory budget for `record` when it was parsed.
+    fn push(&mut self, record: MessageRecord, mut charged: usize) {
         let cfg = plugin::config();
         let to_server = record.ctx.direction == Direction::ToServer;
         let (scored, features) = scoring::assess(&record, cfg.log_features);
+        if features.is_some() {
+            let extra = std::mem::size_of::<RawVector>();
+            plugin::budget().charge(extra);
+            charged += extra;
+        }
         let mut tx = MqttTx {
             tx_data: AppLayerTxData::for_direction(to_server),
             id: self.next_id,
@@ -58,6 +79,7 @@ impl MqttState {
             scored,
             features,
             score_text: std::cell::OnceCell::new(),
+            charged,
         };
         self.next_id += 1;
         let Some(record) = tx.record.as_mut() else {
@@ -104,6 +126,7 @@ impl MqttState {
             scored: None,
             features: None,
             score_text: std::cell::OnceCell::new(),
+            charged: 0,
         });
         self.next_id += 1;
     }
@@ -260,6 +283,10 @@ unsafe fn parse(
     }
     let mut clock = FlowClock::new(flow);
     let mut records = Vec::new();
+    // Each record is charged as it is made: while the memory budget is spent, messages past
+    // max-msgs-per-segment are dropped and counted whatever their type.
+    let budget = plugin::budget();
+    session.set_budget(budget);
     let progress = session.parse(
         dir,
         input,
@@ -269,10 +296,15 @@ unsafe fn parse(
             sources: Some(plugin::sources()),
         },
         &mut clock,
-        &mut |r| records.push(r),
+        &mut |r| {
+            let charged = tx_bytes(&r);
+            budget.charge(charged);
+            records.push((r, charged));
+        },
     );
-    for r in records {
-        state.push(r);
+    budget.refused(session.take_refused());
+    for (r, charged) in records {
+        state.push(r, charged);
     }
     if eof {
         state.flush_pending(dir);

@@ -307,3 +307,76 @@ pub fn gap_event_without_later_message(env: &Env) -> Outcome {
     );
     Outcome::Pass("gap event raised with no later message".into())
 }
+
+/// The plugin's memory budget: under it, a burst of PUBLISHes past max-msgs-per-segment is kept;
+/// with it spent, the rest are counted and dropped (a record says how many), and the stats show
+/// use, peak and refusals.
+pub fn memcap_bounds_and_counts(env: &Env) -> Outcome {
+    let pcap = env.tmp.join("publish-9000.pcap");
+    let burst: Vec<u8> = (0..9_000)
+        .flat_map(|_| synth::publish_311("t", b"hi"))
+        .collect();
+    let segments = vec![
+        (Side::Client, synth::connect_311("burst")),
+        (Side::Server, synth::CONNACK_OK.to_vec()),
+        (Side::Client, burst),
+    ];
+    synth::write_tcp_pcap(&pcap, 40004, 1883, &segments).expect("write pcap");
+    let stats_of = |run: &super::Run| -> Value {
+        run.eve()
+            .into_iter()
+            .rfind(|r| r["event_type"] == "stats")
+            .map(|s| s["stats"]["mqtt_ml"].clone())
+            .unwrap_or_default()
+    };
+    let cap = "app-layer.protocols.mqtt-ml.max-msgs-per-segment=100";
+    let roomy = env.run("memcap-default", &pcap, &["--set", cap]);
+    ensure!(roomy.ok(), "{}", roomy.describe());
+    ensure!(
+        roomy.records().len() == 9_002,
+        "default memcap: {} records",
+        roomy.records().len()
+    );
+    let s = stats_of(&roomy);
+    ensure!(
+        s["memcap_refusals"] == 0 && s["memuse_peak"].as_u64().unwrap_or(0) > 9_000 * 7,
+        "default memcap stats: {s}"
+    );
+    let tight = env.run(
+        "memcap-1mb",
+        &pcap,
+        &[
+            "--set",
+            cap,
+            "--set",
+            "app-layer.protocols.mqtt-ml.memcap=1mb",
+        ],
+    );
+    ensure!(tight.ok(), "{}", tight.describe());
+    let recs = tight.records();
+    let dropped: u64 = recs
+        .iter()
+        .filter_map(|r| r["mqtt_ml"]["dropped"].as_u64())
+        .sum();
+    let s = stats_of(&tight);
+    let refused = s["memcap_refusals"].as_u64().unwrap_or(0);
+    let peak = s["memuse_peak"].as_u64().unwrap_or(0);
+    ensure!(
+        recs.len() < 9_002 && recs.len() as u64 + dropped == 9_002,
+        "1mb: {} records + {dropped} dropped",
+        recs.len()
+    );
+    ensure!(
+        refused == dropped,
+        "{refused} refusals counted, {dropped} dropped: {s}"
+    );
+    ensure!(
+        peak <= (1 << 20) + 4096,
+        "peak {peak} over the 1 MiB budget by more than one transaction"
+    );
+    Outcome::Pass(format!(
+        "default: 9002 kept, peak {} B; 1mb: {} kept, {refused} refused, peak {peak} B",
+        stats_of(&roomy)["memuse_peak"],
+        recs.len()
+    ))
+}
