@@ -89,6 +89,9 @@ impl Session {
     /// kept past `max-msgs-per-segment`.
     pub fn set_budget(&mut self, budget: &'static Budget) {
         self.budget = Some(budget);
+        for a in &mut self.aliases {
+            a.set_budget(budget);
+        }
     }
 
     /// Messages that matter dropped because of the memory budget since the last call.
