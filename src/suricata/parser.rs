@@ -175,9 +175,16 @@ unsafe extern "C" fn probe(
     match wire::probe_port(data) {
         Probe::Mqtt(_) => plugin::alproto(),
         Probe::NeedMore => ALPROTO_UNKNOWN,
-        Probe::NotMqtt => suricata_sys::sys::AppProtoEnum::ALPROTO_FAILED as AppProto,
+        Probe::NotMqtt => {
+            PROBE_REFUSALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            suricata_sys::sys::AppProtoEnum::ALPROTO_FAILED as AppProto
+        }
     }
 }
+
+/// Flow directions on MQTT ports whose data the probe refused as not MQTT
+/// (`mqtt_ml.probe_refusals`).
+pub static PROBE_REFUSALS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Content detection on any port: a CONNECT starts `10 <len> 00 04 "MQTT"` or `00 06 "MQIsdp"`.
 // SAFETY: Suricata passes `input` with `len` readable bytes (or null), for the call.

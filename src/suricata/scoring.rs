@@ -127,6 +127,9 @@ extern "C" fn scoring_ns() -> u64 {
 extern "C" fn source_evictions() -> u64 {
     super::plugin::sources().evictions()
 }
+extern "C" fn probe_refusals() -> u64 {
+    super::parser::PROBE_REFUSALS.load(Relaxed)
+}
 extern "C" fn memuse() -> u64 {
     super::plugin::budget().used() as u64
 }
@@ -157,6 +160,7 @@ extern "C" fn on_thread_init(_tv: *mut c_void, _user: *mut c_void) {
             StatsRegisterGlobalCounter(c"mqtt_ml.inference_errors".as_ptr(), errors);
             StatsRegisterGlobalCounter(c"mqtt_ml.scoring_ns".as_ptr(), scoring_ns);
             StatsRegisterGlobalCounter(c"mqtt_ml.source_evictions".as_ptr(), source_evictions);
+            StatsRegisterGlobalCounter(c"mqtt_ml.probe_refusals".as_ptr(), probe_refusals);
             StatsRegisterGlobalCounter(c"mqtt_ml.memuse".as_ptr(), memuse);
             StatsRegisterGlobalCounter(c"mqtt_ml.memuse_peak".as_ptr(), memuse_peak);
             StatsRegisterGlobalCounter(c"mqtt_ml.memcap_refusals".as_ptr(), memcap_refusals);

@@ -234,6 +234,16 @@ pub fn other_protocols_on_mqtt_port(env: &Env) -> Outcome {
         taken.is_empty(),
         "probe alone: logged as MQTT from ports {taken:?}"
     );
+    let refusals = alone
+        .eve()
+        .into_iter()
+        .rfind(|r| r["event_type"] == "stats")
+        .and_then(|s| s["stats"]["mqtt_ml"]["probe_refusals"].as_u64())
+        .unwrap_or(0);
+    ensure!(
+        refusals >= 4,
+        "probe alone: {refusals} refusals counted for 4 foreign connections"
+    );
     let run = env.run("not-mqtt", &pcap, &[]);
     ensure!(run.ok(), "{}", run.describe());
     let recs = run.records();
