@@ -9,8 +9,14 @@ with hand-built IPv4/TCP headers (handshakes, sequence and acknowledgement numbe
            of payload (default 1,000,000; under the 1 MiB max-msg-length), in 1460-byte
            segments with the broker's ACKs, then DISCONNECT and FIN.
 
+  aliases  N connections (default 1,000) from one client, each: handshake, MQTT 5 CONNECT, a
+           CONNACK granting Topic Alias Maximum 65535, then M PUBLISHes (default 1,024) each
+           setting a new alias to a distinct 48-byte topic, in full segments the broker ACKs;
+           never closed: the most alias state a client can make the plugin hold.
+
 Usage: bench/build-resource-captures.py slowite OUT.pcap [--conns N]
-       bench/build-resource-captures.py bigpub OUT.pcap [--msgs M] [--size SIZE]"""
+       bench/build-resource-captures.py bigpub OUT.pcap [--msgs M] [--size SIZE]
+       bench/build-resource-captures.py aliases OUT.pcap [--conns N] [--msgs M]"""
 import argparse
 import os
 import struct
@@ -145,16 +151,52 @@ def bigpub(out, msgs, size):
     return n[0]
 
 
+def aliases(out, conns, msgs):
+    w = PcapWriter(out)
+    n = [0]
+
+    def emit(t, f):
+        w.write(t, f)
+        n[0] += 1
+
+    connect5 = bytes([0x10, 13]) + mqtt_str(b"MQTT") + bytes([5, 0x02, 0, 60, 0]) + mqtt_str(b"")
+    connack5 = bytes([0x20, 6, 0, 0, 3, 0x22, 0xFF, 0xFF])
+    t = T0
+    for i in range(conns):
+        c = Conn(emit, 10000 + i)
+        c.handshake(t)
+        c.client_data(t + 200, connect5, ack=False)
+        c.server_data(t + 300, connack5)
+        t += 1000
+        stream = bytearray()
+        for a in range(1, msgs + 1):
+            topic = (b"c%05d/alias%05d/" % (i, a)).ljust(48, b"x")
+            props = bytes([3, 0x23]) + struct.pack("!H", a)
+            body = mqtt_str(topic) + props + b"v"
+            stream += bytes([0x30]) + varint(len(body)) + body
+        for off in range(0, len(stream), MSS):
+            t += 10
+            c.client_data(t, bytes(stream[off:off + MSS]))
+        t += 1000
+    w.close()
+    return n[0]
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("kind", choices=["slowite", "bigpub"])
+    ap.add_argument("kind", choices=["slowite", "bigpub", "aliases"])
     ap.add_argument("out")
-    ap.add_argument("--conns", type=int, default=10000)
-    ap.add_argument("--msgs", type=int, default=200)
+    ap.add_argument("--conns", type=int)
+    ap.add_argument("--msgs", type=int)
     ap.add_argument("--size", type=int, default=1_000_000)
     a = ap.parse_args()
     tmp = a.out + ".tmp"
-    n = slowite(tmp, a.conns) if a.kind == "slowite" else bigpub(tmp, a.msgs, a.size)
+    if a.kind == "slowite":
+        n = slowite(tmp, a.conns or 10000)
+    elif a.kind == "bigpub":
+        n = bigpub(tmp, a.msgs or 200, a.size)
+    else:
+        n = aliases(tmp, a.conns or 1000, a.msgs or 1024)
     os.replace(tmp, a.out)
     print(f"{a.out}: {n} packets")
 

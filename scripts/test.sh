@@ -27,7 +27,8 @@ cargo test --release --quiet --features suricata,e2e --test e2e
 step "C ABI (tests/capi: same scores as the plugin) and Zeek package syntax"
 tests/capi/run.sh
 tests/capi/zeek_syntax.sh
-step "EVE schema and Elastic asset self-tests"
+step "EVE schema, Elastic asset and tshark comparison self-tests"
 "$MQTT_ML_CACHE/venv/bin/python" -m unittest discover -s tests/schema -p 'test_*.py'
+"$MQTT_ML_CACHE/venv/bin/python" -m unittest discover -s tests/reference -p 'test_*.py'
 step "training pipeline, quick run (generated traffic, 3 epochs) and plugin/Python score agreement"
 training/run.sh --quick

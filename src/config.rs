@@ -24,6 +24,9 @@ pub struct Config {
     pub source_window: u64,
     /// Most client addresses tracked by the per-source table.
     pub source_table_size: usize,
+    /// IPv6 clients are counted per prefix of this many bits (128: per address), so that a host
+    /// rotating addresses inside its network is still one client.
+    pub source_ipv6_prefix: u8,
     /// Most unparsed TCP segments remembered per flow direction for message timing.
     pub packet_log_size: usize,
     /// Log `mqtt_ml` records in every eve-log that lists Suricata's built-in `mqtt` type.
@@ -47,6 +50,9 @@ pub struct Config {
     /// `eve-record: full`: every field in `mqtt_ml` records (wire fields, MQTT 5 properties,
     /// payload); the default record holds what an analyst reads (docs/eve.md).
     pub eve_record_full: bool,
+    /// The plugin's memory budget for live transactions (bytes, 0 = none). Past it, messages
+    /// beyond `max_msgs_per_segment` are dropped and counted whatever their type.
+    pub memcap: usize,
     /// Bytes of each MQTT stream direction reassembled and parsed; 0 = all. Suricata's global
     /// default (1 MiB) would stop parsing long-lived MQTT connections and floods after 1 MiB.
     pub stream_depth: u32,
@@ -62,6 +68,7 @@ impl Default for Config {
             log_passwords: false,
             source_window: 60,
             source_table_size: 65536,
+            source_ipv6_prefix: 64,
             packet_log_size: 256,
             eve_follow_mqtt: true,
             scoring: true,
@@ -72,6 +79,7 @@ impl Default for Config {
             log_features: false,
             log_anomalies_only: false,
             eve_record_full: false,
+            memcap: 64 << 20,
             stream_depth: 0,
         }
     }
@@ -106,6 +114,7 @@ pub const KEYS: &[&str] = &[
     "log-passwords",
     "source-window",
     "source-table-size",
+    "source-ipv6-prefix",
     "packet-log-size",
     "eve-follow-mqtt",
     "scoring",
@@ -117,6 +126,7 @@ pub const KEYS: &[&str] = &[
     "stream-depth",
     "log-records",
     "eve-record",
+    "memcap",
 ];
 
 impl Config {
@@ -161,6 +171,14 @@ impl Config {
                 self.source_table_size = parse_count(v, 1, 16_000_000)
                     .ok_or_else(|| err("use a whole number from 1 to 16000000 (default 65536)"))?
             }
+            "source-ipv6-prefix" => self.source_ipv6_prefix = parse_count(
+                v.trim_start_matches('/'),
+                1,
+                128,
+            )
+            .ok_or_else(|| {
+                err("use a prefix length from 1 to 128, e.g. 64 (default; 128 counts each address)")
+            })? as u8,
             "packet-log-size" => {
                 self.packet_log_size = parse_count(v, 1, 65_536)
                     .ok_or_else(|| err("use a whole number from 1 to 65536 (default 256)"))?
@@ -199,6 +217,13 @@ impl Config {
                     "full" => true,
                     _ => return Err(err("use default or full (default default)")),
                 }
+            }
+            "memcap" => {
+                self.memcap = parse_size(v)
+                    .filter(|n| *n == 0 || *n >= 1 << 20)
+                    .ok_or_else(|| {
+                        err("use a size of at least 1mb, e.g. 64mb (default), or 0 for no limit")
+                    })?
             }
             "stream-depth" => {
                 self.stream_depth = parse_size(v)
@@ -310,6 +335,32 @@ mod tests {
         assert!(Config::from_pairs([("max-msg-length", "99999999999999999999gb")]).is_err());
         assert!(Config::from_pairs([("log-passwords", "maybe")]).is_err());
         assert!(Config::from_pairs([("source-window", "-1")]).is_err());
+        let line = Config::from_pairs([("source-ipv6-prefix", "129")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            line.contains("mqtt-ml.source-ipv6-prefix") && line.contains("from 1 to 128"),
+            "{line}"
+        );
+        assert!(Config::from_pairs([("source-ipv6-prefix", "0")]).is_err());
+        let line = Config::from_pairs([("memcap", "12kb")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            line.contains("mqtt-ml.memcap") && line.contains("at least 1mb"),
+            "{line}"
+        );
+        assert_eq!(Config::from_pairs([("memcap", "0")]).unwrap().memcap, 0);
+        assert_eq!(
+            Config::from_pairs([("memcap", "2mb")]).unwrap().memcap,
+            2 << 20
+        );
+        assert_eq!(
+            Config::from_pairs([("source-ipv6-prefix", "/48")])
+                .unwrap()
+                .source_ipv6_prefix,
+            48
+        );
         assert!(Config::from_pairs([("backend", "gpu")]).is_err());
         assert!(Config::from_pairs([("log-records", "some")]).is_err());
         assert!(Config::from_pairs([("eve-record", "all")]).is_err());

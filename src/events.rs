@@ -16,7 +16,7 @@ pub enum Event {
     DoubleConnect,
     /// A message sent the wrong way (e.g. CONNECT from the server, CONNACK from the client).
     WrongDirection,
-    /// More live transactions than `max-tx`: the oldest were dropped.
+    /// More live transactions than `max-tx` (none is dropped before it is logged).
     TooManyTransactions,
 }
 

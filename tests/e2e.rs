@@ -183,6 +183,30 @@ fn main() {
             "suricata_update_installs_the_shipped_rules",
             install_cases::suricata_update_installs_the_shipped_rules,
         ),
+        (
+            "flood_past_segment_cap_keeps_publish",
+            hardening_cases::flood_past_segment_cap,
+        ),
+        (
+            "max_tx_drops_nothing_unlogged",
+            hardening_cases::max_tx_drops_nothing_unlogged,
+        ),
+        (
+            "source_evictions_counted",
+            hardening_cases::source_evictions_counted,
+        ),
+        (
+            "other_protocols_on_mqtt_port_refused",
+            hardening_cases::other_protocols_on_mqtt_port,
+        ),
+        (
+            "gap_event_without_later_message",
+            hardening_cases::gap_event_without_later_message,
+        ),
+        (
+            "memcap_bounds_and_counts",
+            hardening_cases::memcap_bounds_and_counts,
+        ),
     ];
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (name, f) in tests {

@@ -56,7 +56,14 @@ pub fn write_record(
 }
 
 fn write_score(s: &mut dyn JsonSink, sc: &Scored) -> SinkResult {
-    s.set_f32(c"score", sc.score)?;
+    if sc.score.is_finite() {
+        s.set_f32(c"score", sc.score)?;
+    } else {
+        // Scoring failed and the message counts as an anomaly (fails closed); JSON has no
+        // infinity, so the largest float stands for it.
+        s.set_f32(c"score", f32::MAX)?;
+        s.set_bool(c"score_failed", true)?;
+    }
     s.set_f32(c"threshold", sc.threshold)?;
     s.set_bool(c"anomaly", sc.anomaly)?;
     s.set_bool(c"above_threshold", sc.above)?;
@@ -116,6 +123,9 @@ fn write_events(s: &mut dyn JsonSink, r: &MessageRecord) -> SinkResult {
             s.append_str(e.name())?;
         }
         s.close()?;
+    }
+    if r.dropped > 0 {
+        s.set_uint(c"dropped", u64::from(r.dropped))?;
     }
     Ok(())
 }

@@ -246,3 +246,45 @@ fn text_sink_escapes_strings_and_payloads() {
     assert_eq!(c.last(), Some(&0));
     assert_eq!(c.iter().filter(|&&b| b == 0).count(), 1);
 }
+
+#[test]
+fn dropped_count_is_written_on_the_record_that_carries_it() {
+    let recs = records(Direction::ToServer, &[0xC0u8, 0x00].repeat(4_100));
+    assert_eq!(recs.len(), 4_097);
+    let carrier = json(&recs[4_096], RecordOptions::default());
+    assert_eq!(carrier["dropped"], 3);
+    assert_eq!(carrier["msg_index"], 4_100);
+    assert_eq!(carrier["events"][0], "too_many_messages");
+    assert!(json(&recs[0], RecordOptions::default())
+        .get("dropped")
+        .is_none());
+}
+
+#[test]
+fn failed_score_is_written_as_a_number_and_flagged() {
+    use crate::scoring::{Scored, FAILED_TOP};
+    let recs = records(Direction::ToServer, CONNECT_V5);
+    let scored = Scored {
+        score: f32::INFINITY,
+        threshold: 0.01,
+        above: true,
+        anomaly: true,
+        evidence: crate::scoring::Evidence {
+            connection: 1.0,
+            client: 0,
+            reason: crate::scoring::Reason::Extreme,
+        },
+        top: FAILED_TOP,
+    };
+    let mut sink = ValueSink::new();
+    let a = Assessment {
+        scored: Some(&scored),
+        features: None,
+    };
+    write_record(&mut sink, &recs[0], a, RecordOptions::default()).unwrap();
+    let m = sink.finish()["mqtt_ml"].clone();
+    assert_eq!(m["score"].as_f64().map(|v| v as f32), Some(f32::MAX));
+    assert_eq!(m["score_failed"], true);
+    assert_eq!(m["anomaly"], true);
+    assert_eq!(m["top_features"].as_array().map(Vec::len), Some(0));
+}

@@ -2,6 +2,7 @@
 //! and counters, and a bounded per-client-IP table. The Suricata glue feeds it plain values.
 
 pub mod aliases;
+pub mod budget;
 pub mod context;
 pub mod packets;
 pub mod session;
@@ -9,6 +10,7 @@ pub mod sources;
 pub mod stats;
 pub mod stream;
 
+pub use budget::Budget;
 pub use context::MessageContext;
 pub use packets::{PacketFacts, PacketLog};
 pub use session::{only_direction, Clock, MessageRecord, Session, Shared};

@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use super::aliases::TopicAliases;
+use super::budget::Budget;
 use super::stats::{MessageFacts, CONNECT};
 use super::stream::Step;
 use super::{
@@ -21,6 +22,9 @@ pub struct MessageRecord {
     pub msg: wire::Message,
     pub ctx: MessageContext,
     pub events: EventSet,
+    /// Messages of this direction parsed and counted just before this one but given no record
+    /// (past `max-msgs-per-segment`); non-zero only with the `too_many_messages` event.
+    pub dropped: u32,
 }
 
 /// What every session of the process shares: the configuration and the per-source table.
@@ -57,6 +61,11 @@ pub struct Session {
     /// Flow-level events waiting for the next message of their direction.
     pending: [EventSet; 2],
     aliases: [TopicAliases; 2],
+    /// The plugin's memory budget: while it is spent, messages that matter are not kept past
+    /// `max-msgs-per-segment` either.
+    budget: Option<&'static Budget>,
+    /// Messages that matter dropped because `keep_past_cap` was off, not yet reported.
+    refused: u64,
 }
 
 impl Session {
@@ -76,6 +85,8 @@ impl Session {
             last_ts: 0,
             pending: [EventSet::default(); 2],
             aliases: Default::default(),
+            budget: None,
+            refused: 0,
         }
     }
 
@@ -94,6 +105,25 @@ impl Session {
     /// The client address this connection's per-source counts are kept under.
     pub fn client(&self) -> Option<IpAddr> {
         self.client
+    }
+
+    /// The memory budget that decides, message by message, whether messages that matter are
+    /// kept past `max-msgs-per-segment`.
+    pub fn set_budget(&mut self, budget: &'static Budget) {
+        self.budget = Some(budget);
+        for a in &mut self.aliases {
+            a.set_budget(budget);
+        }
+    }
+
+    /// Messages that matter dropped because of the memory budget since the last call.
+    pub fn take_refused(&mut self) -> u64 {
+        std::mem::take(&mut self.refused)
+    }
+
+    /// Flow events of `dir` still waiting for a message to carry them; cleared.
+    pub fn take_pending(&mut self, dir: Direction) -> EventSet {
+        std::mem::take(&mut self.pending[dir.index()])
     }
 
     pub fn on_gap(&mut self, dir: Direction) {
@@ -119,6 +149,10 @@ impl Session {
         let mut stream = std::mem::take(&mut self.streams[dir.index()]);
         let mut pos = 0usize;
         let mut kept = 0usize;
+        // Past the cap every message is still counted (flow and client counters, topic aliases,
+        // version), and the types that matter still get a record; of the others only the last of
+        // each run is kept, and it says how many before it were dropped.
+        let mut held: Option<MessageRecord> = None;
         let progress = loop {
             match stream.step(input, &mut pos, offset, self.version, &limits) {
                 Step::Continue => {}
@@ -127,17 +161,26 @@ impl Session {
                     self.pending[dir.index()].insert(Event::Stream(e))
                 }
                 Step::Item(StreamItem::Message { msg, end, .. }) => {
+                    let always = always_kept(msg.header.msg_type);
+                    let rec = self.record(dir, msg, end, clock, shared.sources);
                     if kept < cfg.max_msgs_per_segment {
                         kept += 1;
-                        let rec = self.record(dir, msg, end, clock, shared.sources);
                         emit(rec);
-                    } else {
-                        let e = Event::Stream(StreamEvent::TooManyMessages);
-                        self.pending[dir.index()].insert(e);
+                    } else if always && self.budget.is_none_or(|b| b.has_room(0)) {
+                        if let Some(h) = held.take() {
+                            emit(h);
+                        }
+                        emit(rec);
+                    } else if hold(&mut held, rec).is_some_and(always_kept) {
+                        // Only while the budget is spent does a message that matters get here.
+                        self.refused += 1;
                     }
                 }
             }
         };
+        if let Some(h) = held {
+            emit(h);
+        }
         self.streams[dir.index()] = stream;
         progress
     }
@@ -158,6 +201,7 @@ impl Session {
             resolve_topic_alias(&mut self.aliases[dir.index()], p);
         }
         let t = msg.header.msg_type;
+        self.learn_alias_maximum(dir, &msg.body);
         if t == CONNECT {
             self.connects += 1;
             if self.connects > 1 {
@@ -232,6 +276,7 @@ impl Session {
             },
             events,
             msg,
+            dropped: 0,
         }
     }
 }
@@ -245,6 +290,44 @@ fn credentials_hash(c: &wire::Connect) -> u64 {
     c.username.as_ref().map(|u| u.value.as_bytes()).hash(&mut h);
     c.password.as_ref().map(|p| p.data.as_slice()).hash(&mut h);
     h.finish()
+}
+
+impl Session {
+    /// MQTT 5 Topic Alias Maximum: the CONNECT's bounds the aliases the server may use, the
+    /// CONNACK's those the client may use; absent means none.
+    fn learn_alias_maximum(&mut self, dir: Direction, body: &Body) {
+        let (props, other) = match (body, dir) {
+            (Body::Connect(c), Direction::ToServer) => (&c.properties, Direction::ToClient),
+            (Body::Connack(c), Direction::ToClient) => (&c.properties, Direction::ToServer),
+            _ => return,
+        };
+        if let Some(p) = props {
+            let max = p.topic_alias_maximum.unwrap_or(0);
+            self.aliases[other.index()].set_maximum(max);
+        }
+    }
+}
+
+/// Message types that get a record even past `max-msgs-per-segment`: what an attack cannot do
+/// without (connecting, authenticating, publishing, subscribing).
+fn always_kept(msg_type: u8) -> bool {
+    use msg_type::*;
+    matches!(msg_type, CONNECT | CONNACK | PUBLISH | SUBSCRIBE)
+}
+
+/// Keeps `rec` as the last message of a run past the cap, dropping the one held before it (its
+/// events and its own count carry over, so the kept record accounts for the whole run). Returns
+/// the type of the message dropped, if any.
+fn hold(held: &mut Option<MessageRecord>, mut rec: MessageRecord) -> Option<u8> {
+    let prev = held.take();
+    if let Some(prev) = &prev {
+        rec.dropped = prev.dropped.saturating_add(1);
+        rec.events.union(prev.events);
+        rec.events
+            .insert(Event::Stream(StreamEvent::TooManyMessages));
+    }
+    *held = Some(rec);
+    prev.map(|p| p.msg.header.msg_type)
 }
 
 /// Learns or applies an MQTT 5 topic alias: a PUBLISH with an empty topic takes the topic its
@@ -450,7 +533,7 @@ pub(crate) mod tests {
         let mut c = clock();
         let data: Vec<u8> = [CONNECT_V5]
             .into_iter()
-            .chain([PUBLISH_V5; 9])
+            .chain([&[0xC0u8, 0x00][..]; 9])
             .flatten()
             .copied()
             .collect();
@@ -462,11 +545,146 @@ pub(crate) mod tests {
         s.parse(Direction::ToServer, &data, 0, shared, &mut c, &mut |r| {
             out.push(r)
         });
-        assert_eq!(out.len(), 3);
+        assert_eq!(out.len(), 4);
+        let ev = Event::Stream(StreamEvent::TooManyMessages);
+        assert!(out[3].events.contains(ev));
+        assert_eq!((out[3].dropped, out[3].ctx.flow.msg_index), (6, 10));
+        // The event rode on this slice's own record, not on the next message.
         let (_, recs) = run(&mut s, Direction::ToServer, PUBLISH_V5, 200, &mut c);
-        assert!(recs[0]
-            .events
-            .contains(Event::Stream(StreamEvent::TooManyMessages)));
+        assert!(!recs[0].events.contains(ev));
+        assert_eq!(recs[0].ctx.flow.msg_index, 11);
+    }
+
+    /// One flush of 5,000 PINGREQs then a PUBLISH, default configuration: every message is
+    /// counted, the PUBLISH gets its record, and the records that were dropped are accounted for
+    /// by a record carrying `too_many_messages` and how many.
+    #[test]
+    fn messages_past_the_cap_are_counted_and_publish_is_kept() {
+        let mut data: Vec<u8> = [0xC0u8, 0x00].repeat(5_000);
+        data.extend_from_slice(PUBLISH_V5);
+        let recs = records(Direction::ToServer, &data);
+        let last = recs.last().expect("records");
+        assert_eq!(
+            last.msg.header.msg_type,
+            msg_type::PUBLISH,
+            "PUBLISH vanished"
+        );
+        assert_eq!(last.ctx.flow.msg_index, 5_001, "counters stopped");
+        assert_eq!(last.ctx.flow.msg_count_ts, 5_001);
+        let carriers: Vec<&MessageRecord> = recs
+            .iter()
+            .filter(|r| {
+                r.events
+                    .contains(Event::Stream(StreamEvent::TooManyMessages))
+            })
+            .collect();
+        assert_eq!(carriers.len(), 1, "one record carries the event");
+        let dropped: u64 = recs.iter().map(|r| u64::from(r.dropped)).sum();
+        assert!(dropped > 0);
+        assert_eq!(
+            recs.len() as u64 + dropped,
+            5_001,
+            "every message accounted for"
+        );
+        assert_eq!(u64::from(carriers[0].dropped), dropped);
+        // The carrier is the last message of the dropped run, timed and counted as itself.
+        assert_eq!(carriers[0].msg.header.msg_type, msg_type::PINGREQ);
+        assert_eq!(carriers[0].ctx.flow.msg_index, 5_000);
+    }
+
+    /// Messages that matter get a record past the cap; the rest are dropped and counted, and the
+    /// event does not wait for a later message.
+    #[test]
+    fn past_the_cap_connect_publish_subscribe_connack_are_kept() {
+        let cfg = Config {
+            max_msgs_per_segment: 2,
+            ..Config::default()
+        };
+        let subscribe = [0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, b'a', 0x00];
+        let ping = [0xC0, 0x00];
+        let to_server: Vec<u8> = [
+            &ping[..],
+            &ping,
+            &ping,
+            CONNECT_V5,
+            &ping,
+            &ping,
+            &ping,
+            PUBLISH_V5,
+            &subscribe,
+            &ping,
+            &ping,
+        ]
+        .concat();
+        let mut s = Session::new(false, None);
+        let mut c = clock();
+        let shared = Shared {
+            config: &cfg,
+            sources: None,
+        };
+        let mut out = Vec::new();
+        s.parse(
+            Direction::ToServer,
+            &to_server,
+            0,
+            shared,
+            &mut c,
+            &mut |r| out.push(r),
+        );
+        let types: Vec<u8> = out.iter().map(|r| r.msg.header.msg_type).collect();
+        assert_eq!(types, [12, 12, 12, 1, 12, 3, 8, 12], "{out:?}");
+        let dropped: Vec<u32> = out.iter().map(|r| r.dropped).collect();
+        assert_eq!(dropped, [0, 0, 0, 0, 2, 0, 0, 1]);
+        let ev = Event::Stream(StreamEvent::TooManyMessages);
+        let flagged: Vec<bool> = out.iter().map(|r| r.events.contains(ev)).collect();
+        assert_eq!(
+            flagged,
+            [false, false, false, false, true, false, false, true]
+        );
+        assert_eq!(out.last().map(|r| r.ctx.flow.msg_index), Some(11));
+        // The server's side: CONNACKs are kept too.
+        let to_client: Vec<u8> = [CONNACK_OK; 5].concat();
+        let mut out = Vec::new();
+        s.parse(
+            Direction::ToClient,
+            &to_client,
+            0,
+            shared,
+            &mut c,
+            &mut |r| out.push(r),
+        );
+        assert_eq!(out.len(), 5);
+        assert!(out.iter().all(|r| r.dropped == 0 && !r.events.contains(ev)));
+    }
+
+    /// With the memory budget spent, messages that matter past the cap are no longer kept beyond
+    /// it: they are counted, dropped like the others, and the refusals are reported.
+    #[test]
+    fn spent_budget_drops_past_the_cap_messages_that_matter_too() {
+        let cfg = Config {
+            max_msgs_per_segment: 2,
+            ..Config::default()
+        };
+        let data: Vec<u8> = [PUBLISH_V5; 6].concat();
+        static SPENT: Budget = Budget::new();
+        SPENT.set_cap(1 << 20);
+        SPENT.charge(2 << 20);
+        let mut s = Session::new(true, None);
+        s.set_budget(&SPENT);
+        let mut c = clock();
+        let shared = Shared {
+            config: &cfg,
+            sources: None,
+        };
+        let mut out = Vec::new();
+        s.parse(Direction::ToServer, &data, 0, shared, &mut c, &mut |r| {
+            out.push(r)
+        });
+        let dropped: Vec<u32> = out.iter().map(|r| r.dropped).collect();
+        assert_eq!(dropped, [0, 0, 3]);
+        assert_eq!(s.take_refused(), 3, "refused: the three dropped PUBLISHes");
+        assert_eq!(s.take_refused(), 0);
+        assert_eq!(out.last().map(|r| r.ctx.flow.msg_index), Some(6));
     }
 
     #[test]
@@ -499,6 +717,41 @@ pub(crate) mod tests {
             Body::Publish(p) => assert_eq!(p.topic.value, ""),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Topic aliases are kept only up to what the connection negotiated: the server's CONNACK
+    /// Topic Alias Maximum for the client's PUBLISHes, the CONNECT's for the server's (none when
+    /// absent), so a client cannot make the plugin hold aliases the broker would refuse.
+    #[test]
+    fn topic_aliases_are_capped_at_the_negotiated_maximum() {
+        let mut s = Session::new(false, None);
+        let mut c = clock();
+        run(&mut s, Direction::ToServer, CONNECT_V5, 0, &mut c);
+        // CONNACK 5.0 with Topic Alias Maximum 2.
+        let connack = [0x20, 0x06, 0x00, 0x00, 0x03, 0x22, 0x00, 0x02];
+        run(&mut s, Direction::ToClient, &connack, 0, &mut c);
+        let set = |alias: u8, topic: u8| [0x30, 0x07, 0x00, 0x01, topic, 0x03, 0x23, 0x00, alias];
+        let use_ = |alias: u8| [0x30, 0x06, 0x00, 0x00, 0x03, 0x23, 0x00, alias];
+        let mut off = 18;
+        for (alias, topic) in [(1, b'a'), (2, b'b'), (3, b'c'), (200, b'd')] {
+            run(&mut s, Direction::ToServer, &set(alias, topic), off, &mut c);
+            off += 9;
+        }
+        let topic_of = |recs: &[MessageRecord]| match &recs[0].msg.body {
+            Body::Publish(p) => p.topic.value.clone(),
+            other => panic!("{other:?}"),
+        };
+        let mut resolved = Vec::new();
+        for alias in [1, 2, 3, 200] {
+            let (_, recs) = run(&mut s, Direction::ToServer, &use_(alias), off, &mut c);
+            off += 8;
+            resolved.push(topic_of(&recs));
+        }
+        assert_eq!(resolved, ["a", "b", "", ""]);
+        // The CONNECT allowed the server no alias at all.
+        run(&mut s, Direction::ToClient, &set(1, b'z'), 8, &mut c);
+        let (_, recs) = run(&mut s, Direction::ToClient, &use_(1), 17, &mut c);
+        assert_eq!(topic_of(&recs), "");
     }
 
     #[test]

@@ -3,9 +3,14 @@
 //!
 //! The window is split into buckets so memory per address is fixed; the table holds at most
 //! `capacity` addresses and, when full, first drops addresses idle for a whole window, then the
-//! least recently seen of a small sample (an approximation of LRU with bounded work per insert).
+//! least recently seen of a small random sample (an approximation of LRU with bounded work per
+//! insert that a flood of new addresses cannot steer onto busy clients). IPv6 clients are counted
+//! per prefix (`source-ipv6-prefix`, a /64 by default): a host rotating addresses inside its
+//! network is one client.
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::hash::BuildHasher;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 
 use super::Micros;
@@ -38,6 +43,8 @@ struct Entry {
     /// Hashes of refused credentials with the bucket index they were last refused in.
     secrets: [(u64, u64); SECRETS],
     open: u32,
+    /// Where the address sits in `SourceTable::keys`.
+    pos: usize,
 }
 
 impl Entry {
@@ -86,10 +93,15 @@ impl Entry {
 #[derive(Debug)]
 pub struct SourceTable {
     entries: HashMap<IpAddr, Entry>,
+    /// Every tracked address, so that eviction can sample at random.
+    keys: Vec<IpAddr>,
     capacity: usize,
     bucket_width: Micros,
     window: Micros,
     last_sweep: Micros,
+    ipv6_prefix: u8,
+    rng: u64,
+    evictions: u64,
 }
 
 /// What happened that a source is counted for.
@@ -113,11 +125,22 @@ impl SourceTable {
         let window = window_secs.max(1) * 1_000_000;
         SourceTable {
             entries: HashMap::new(),
+            keys: Vec::new(),
             capacity: capacity.max(1),
             bucket_width: (window / BUCKETS as u64).max(1),
             window,
             last_sweep: 0,
+            ipv6_prefix: 64,
+            // Seeded per process, so an attacker cannot predict which entries are sampled.
+            rng: RandomState::new().hash_one(0x6d71_7474u32) | 1,
+            evictions: 0,
         }
+    }
+
+    /// Counts IPv6 clients per /`bits` prefix (1 to 128; 128 = per address).
+    pub fn with_ipv6_prefix(mut self, bits: u8) -> Self {
+        self.ipv6_prefix = bits.clamp(1, 128);
+        self
     }
 
     pub fn len(&self) -> usize {
@@ -128,8 +151,25 @@ impl SourceTable {
         self.entries.is_empty()
     }
 
+    /// Live entries evicted to make room in a full table (idle ones aged out are not counted).
+    pub fn evictions(&self) -> u64 {
+        self.evictions
+    }
+
+    /// The key an address is counted under: itself, or its IPv6 prefix.
+    fn key(&self, addr: IpAddr) -> IpAddr {
+        match addr {
+            IpAddr::V6(a) if self.ipv6_prefix < 128 => {
+                let mask = u128::MAX << (128 - u32::from(self.ipv6_prefix));
+                IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask))
+            }
+            other => other,
+        }
+    }
+
     /// Counts `event` for `addr` at time `ts` and returns the counts in the window ending at `ts`.
     pub fn observe(&mut self, addr: IpAddr, event: SourceEvent, ts: Micros) -> SourceCounts {
+        let addr = self.key(addr);
         let epoch = ts / self.bucket_width;
         if event == SourceEvent::Other {
             return self
@@ -137,10 +177,23 @@ impl SourceTable {
                 .get(&addr)
                 .map_or_else(SourceCounts::default, |e| e.total(epoch));
         }
-        if !self.entries.contains_key(&addr) && self.entries.len() >= self.capacity {
-            self.make_room(ts);
+        if !self.entries.contains_key(&addr) {
+            if self.entries.len() >= self.capacity {
+                self.make_room(ts);
+            }
+            self.keys.push(addr);
+            let pos = self.keys.len() - 1;
+            self.entries.insert(
+                addr,
+                Entry {
+                    pos,
+                    ..Entry::default()
+                },
+            );
         }
-        let entry = self.entries.entry(addr).or_default();
+        let Some(entry) = self.entries.get_mut(&addr) else {
+            return SourceCounts::default();
+        };
         entry.last_seen = entry.last_seen.max(ts);
         match event {
             SourceEvent::Connect => {
@@ -172,18 +225,44 @@ impl SourceTable {
             let window = self.window;
             self.entries
                 .retain(|_, e| e.open > 0 || now.saturating_sub(e.last_seen) < window);
-        }
-        if self.entries.len() >= self.capacity {
-            let victim = self
-                .entries
-                .iter()
-                .take(EVICTION_SAMPLE)
-                .min_by_key(|(_, e)| e.last_seen)
-                .map(|(a, _)| *a);
-            if let Some(a) = victim {
-                self.entries.remove(&a);
+            self.keys.clear();
+            for (a, e) in self.entries.iter_mut() {
+                e.pos = self.keys.len();
+                self.keys.push(*a);
             }
         }
+        if self.entries.len() >= self.capacity {
+            let mut victim: Option<(Micros, usize)> = None;
+            for _ in 0..EVICTION_SAMPLE {
+                let i = (self.next_random() % self.keys.len() as u64) as usize;
+                let seen = self.entries.get(&self.keys[i]).map_or(0, |e| e.last_seen);
+                if victim.is_none_or(|(s, _)| seen < s) {
+                    victim = Some((seen, i));
+                }
+            }
+            if let Some((_, i)) = victim {
+                self.remove_at(i);
+                self.evictions += 1;
+            }
+        }
+    }
+
+    fn remove_at(&mut self, i: usize) {
+        let addr = self.keys.swap_remove(i);
+        self.entries.remove(&addr);
+        if let Some(moved) = self.keys.get(i) {
+            if let Some(e) = self.entries.get_mut(moved) {
+                e.pos = i;
+            }
+        }
+    }
+
+    /// xorshift64*: cheap, and good enough to pick a sample.
+    fn next_random(&mut self) -> u64 {
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 }
 
@@ -194,6 +273,15 @@ pub struct SharedSourceTable(Mutex<SourceTable>);
 impl SharedSourceTable {
     pub fn new(capacity: usize, window_secs: u64) -> Self {
         SharedSourceTable(Mutex::new(SourceTable::new(capacity, window_secs)))
+    }
+
+    pub fn with_ipv6_prefix(self, bits: u8) -> Self {
+        let t = self.0.into_inner().unwrap_or_else(|e| e.into_inner());
+        SharedSourceTable(Mutex::new(t.with_ipv6_prefix(bits)))
+    }
+
+    pub fn evictions(&self) -> u64 {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).evictions()
     }
 
     pub fn observe(&self, addr: IpAddr, event: SourceEvent, ts: Micros) -> SourceCounts {
@@ -318,6 +406,68 @@ mod tests {
             t.observe(ip(9_999), SourceEvent::Other, 1001 * SEC)
                 .connects,
             1
+        );
+    }
+
+    /// A flood of new addresses into a full table must not flush a client that keeps connecting:
+    /// eviction takes the least recently seen of a random sample, so a busy entry goes only if
+    /// every sampled entry is busier, which a flood of one-shot addresses makes vanishingly rare.
+    #[test]
+    fn flood_of_new_addresses_does_not_flush_busy_clients() {
+        let mut t = SourceTable::new(256, 60);
+        let busy: Vec<IpAddr> = (0..20u32).map(|i| ip(0x0a00_0000 | i)).collect();
+        let mut ts = 1000 * SEC;
+        let mut flood = 0xc0a8_0000u32;
+        let rounds = 2_000u32;
+        for _ in 0..rounds {
+            for b in &busy {
+                ts += 1;
+                t.observe(*b, SourceEvent::Connect, ts);
+            }
+            for _ in 0..50 {
+                ts += 1;
+                flood += 1;
+                t.observe(ip(flood), SourceEvent::Connect, ts);
+            }
+        }
+        assert!(t.len() <= 256);
+        let kept: Vec<u32> = busy
+            .iter()
+            .map(|b| t.observe(*b, SourceEvent::Other, ts).connects)
+            .collect();
+        let flushed = kept.iter().filter(|c| **c != rounds).count();
+        assert_eq!(flushed, 0, "busy clients flushed: {kept:?}");
+        assert!(t.evictions() >= u64::from(rounds) * 50 - 256);
+    }
+
+    /// A host rotating IPv6 addresses inside its /64 is one client by default.
+    #[test]
+    fn ipv6_clients_are_counted_per_prefix() {
+        let v6 = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let mut t = SourceTable::new(100, 60);
+        for i in 0..10u16 {
+            let a = v6(&format!("2001:db8:1:2:{i:x}:0:0:{i:x}"));
+            t.observe(a, SourceEvent::Connect, 1000 * SEC + u64::from(i));
+        }
+        let c = t.observe(v6("2001:db8:1:2::99"), SourceEvent::Other, 1001 * SEC);
+        assert_eq!(
+            c.connects, 10,
+            "rotating addresses dodge the per-client counts"
+        );
+        let other_net = t.observe(v6("2001:db8:1:3::1"), SourceEvent::Other, 1001 * SEC);
+        assert_eq!(other_net.connects, 0);
+        // Per address when configured so.
+        let mut t = SourceTable::new(100, 60).with_ipv6_prefix(128);
+        t.observe(v6("2001:db8::1"), SourceEvent::Connect, 1000 * SEC);
+        let c = t.observe(v6("2001:db8::2"), SourceEvent::Other, 1000 * SEC);
+        assert_eq!(c.connects, 0);
+        // IPv4 is unaffected.
+        let mut t = SourceTable::new(100, 60).with_ipv6_prefix(8);
+        t.observe(ip(0x0a00_0001), SourceEvent::Connect, 1000 * SEC);
+        assert_eq!(
+            t.observe(ip(0x0a00_0002), SourceEvent::Other, 1000 * SEC)
+                .connects,
+            0
         );
     }
 

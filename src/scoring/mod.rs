@@ -3,12 +3,14 @@
 //! that contributed most).
 
 pub mod decision;
+mod guard;
 mod metadata;
 mod score;
 pub mod site;
 mod threshold;
 
 pub use decision::{decide, ConnectionEvidence, DecisionParams, Evidence, Reason};
+pub use guard::{Assessed, Build, ScorerGuard, FAILED_TOP};
 pub use metadata::{metadata_path, ModelMetadata, Thresholds};
 pub use score::{score, Scored, TOP};
 pub use threshold::{Threshold, ThresholdError, THRESHOLD_FIX};

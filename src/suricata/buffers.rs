@@ -65,7 +65,11 @@ unsafe extern "C" fn get<const I: usize>(
     len: *mut u32,
 ) -> bool {
     let tx = &*(txv as *const MqttTx);
-    give(keywords::buffer(BUFFERS[I], &tx.record.msg), buf, len)
+    // A transaction carrying only flow events has no message, so no buffer.
+    let Some(record) = tx.record.as_ref() else {
+        return false;
+    };
+    give(keywords::buffer(BUFFERS[I], &record.msg), buf, len)
 }
 
 unsafe extern "C" fn get_multi<const I: usize>(
@@ -77,8 +81,11 @@ unsafe extern "C" fn get_multi<const I: usize>(
     len: *mut u32,
 ) -> bool {
     let tx = &*(txv as *const MqttTx);
+    let Some(record) = tx.record.as_ref() else {
+        return false;
+    };
     give(
-        keywords::multi_buffer(MULTI[I], &tx.record.msg, local_id as usize),
+        keywords::multi_buffer(MULTI[I], &record.msg, local_id as usize),
         buf,
         len,
     )

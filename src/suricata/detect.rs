@@ -50,6 +50,8 @@ pub(super) fn arg(raw: *const c_char) -> Option<String> {
 
 /// Attaches `value` to the rule as keyword `kw`'s match context on `list`; frees it again when
 /// Suricata refuses. Returns the setup result.
+// SAFETY: `de` and `s` are the engine and signature Suricata passed to a keyword setup; on failure
+// the context is freed here, otherwise Suricata owns it and frees it with the keyword's Free.
 pub(super) unsafe fn append_ctx<T>(
     de: *mut DetectEngineCtx,
     s: *mut Signature,
@@ -66,6 +68,7 @@ pub(super) unsafe fn append_ctx<T>(
 }
 
 /// Free callback for a context made by `append_ctx::<T>`.
+// SAFETY: `ctx` is null or a `Box<T>` made by `append_ctx::<T>` for this keyword, freed once.
 pub(super) unsafe extern "C" fn free_ctx<T>(_de: *mut DetectEngineCtx, ctx: *mut c_void) {
     if !ctx.is_null() {
         drop(Box::from_raw(ctx as *mut T));
@@ -73,6 +76,7 @@ pub(super) unsafe extern "C" fn free_ctx<T>(_de: *mut DetectEngineCtx, ctx: *mut
 }
 
 /// Common start of every setup: the rule is about this protocol, and there is a model.
+// SAFETY: `s` is the signature being set up, as Suricata passed it.
 unsafe fn setup_common(s: *mut Signature, kw: &str) -> bool {
     if scoring::engine().is_none() {
         sclog(
@@ -84,6 +88,8 @@ unsafe fn setup_common(s: *mut Signature, kw: &str) -> bool {
     SCDetectSignatureSetAppProto(s, plugin::alproto()) == 0
 }
 
+// SAFETY: Suricata passes the engine, the signature being set up and `raw` (null or a
+// NUL-terminated argument).
 unsafe extern "C" fn score_setup(
     de: *mut DetectEngineCtx,
     s: *mut Signature,
@@ -120,12 +126,15 @@ unsafe extern "C" fn score_setup(
     0
 }
 
+// SAFETY: `ctx` is null or what SCDetectF64Parse returned for this keyword, freed once.
 unsafe extern "C" fn score_free(_de: *mut DetectEngineCtx, ctx: *mut c_void) {
     if !ctx.is_null() {
         SCDetectF64Free(ctx);
     }
 }
 
+// SAFETY: `txv` is an `MqttTx` of this parser (alive for the call), `ctx` the F64 context
+// `score_setup` attached.
 unsafe extern "C" fn score_match(
     _det: *mut DetectEngineThreadCtx,
     _f: *mut Flow,
@@ -142,6 +151,8 @@ unsafe extern "C" fn score_match(
     }
 }
 
+// SAFETY: `txv` is an `MqttTx` of this parser; the buffer written points into it (its
+// `score_text`), which outlives the inspection of that transaction; `buf` and `len` are writable.
 unsafe extern "C" fn score_buffer(
     txv: *const c_void,
     _flow_flags: u8,
@@ -158,6 +169,7 @@ unsafe extern "C" fn score_buffer(
     true
 }
 
+// SAFETY: as `score_setup`.
 unsafe extern "C" fn anomaly_setup(
     de: *mut DetectEngineCtx,
     s: *mut Signature,
@@ -190,6 +202,8 @@ unsafe extern "C" fn anomaly_setup(
     append_ctx(de, s, kw, ANOMALY_LIST.load(Relaxed), threshold)
 }
 
+// SAFETY: `txv` is an `MqttTx` of this parser, `ctx` the `f32` threshold `anomaly_setup` attached
+// with `append_ctx`.
 unsafe extern "C" fn anomaly_match(
     _det: *mut DetectEngineThreadCtx,
     _f: *mut Flow,
@@ -208,6 +222,8 @@ unsafe extern "C" fn anomaly_match(
 }
 
 /// Registers the keywords; called by Suricata while it sets up its keyword table.
+// SAFETY: called once by Suricata while it builds its keyword table, single-threaded; every string
+// is static.
 pub unsafe extern "C" fn register() {
     let alproto = plugin::alproto();
     let both = STREAM_TOSERVER | STREAM_TOCLIENT;

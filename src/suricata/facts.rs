@@ -149,7 +149,7 @@ const FACTS: [(Fact, &CStr, &CStr); 19] = [
 
 impl Fact {
     fn value(self, tx: &MqttTx) -> Option<f64> {
-        let r = &tx.record;
+        let r = tx.record.as_ref()?;
         let f = &r.ctx.flow;
         let body = &r.msg.body;
         Some(match self {
@@ -220,6 +220,8 @@ static LIST: AtomicI32 = AtomicI32::new(-1);
 /// Inspected to the server only, like Suricata's `mqtt.qos`.
 static TOSERVER_LIST: AtomicI32 = AtomicI32::new(-1);
 
+// SAFETY: as the keyword setups in detect.rs: the engine and signature Suricata passed, `raw` null
+// or NUL-terminated.
 unsafe fn fact_setup(
     de: *mut DetectEngineCtx,
     s: *mut Signature,
@@ -289,6 +291,8 @@ setups!(
     s18 = 18
 );
 
+// SAFETY: `txv` is an `MqttTx` of this parser, `ctx` the context `fact_setup` attached with
+// `append_ctx`.
 unsafe extern "C" fn fact_match(
     _det: *mut DetectEngineThreadCtx,
     _f: *mut Flow,
@@ -306,6 +310,7 @@ unsafe extern "C" fn fact_match(
     }
 }
 
+// SAFETY: as `fact_setup`.
 unsafe extern "C" fn top_setup(
     de: *mut DetectEngineCtx,
     s: *mut Signature,
@@ -332,6 +337,8 @@ unsafe extern "C" fn top_setup(
     append_ctx(de, s, TOP_KW.load(Relaxed), LIST.load(Relaxed), i as u8)
 }
 
+// SAFETY: `txv` is an `MqttTx` of this parser, `ctx` the context `top_setup` attached with
+// `append_ctx`.
 unsafe extern "C" fn top_match(
     _det: *mut DetectEngineThreadCtx,
     _f: *mut Flow,
@@ -349,6 +356,7 @@ unsafe extern "C" fn top_match(
     )
 }
 
+// SAFETY: called from detect.rs `register`, once, single-threaded; every string is static.
 pub unsafe fn register() {
     let both = STREAM_TOSERVER | STREAM_TOCLIENT;
     LIST.store(

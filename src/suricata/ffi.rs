@@ -1,8 +1,10 @@
 //! Suricata 8.0.7 types and functions that `suricata-sys` does not declare.
 //!
 //! These mirror `rust/src/applayer.rs` and `src/app-layer-register.h` of Suricata 8.0.7 field for
-//! field; the plugin refuses to load into another API version (see `plugin.rs`), so the layouts
-//! cannot drift silently. Symbols resolve against the suricata binary, which exports them.
+//! field; the plugin refuses to load into another API version (see `plugin.rs`), and every size
+//! and offset is asserted at compile time here and, against the installed headers, in shim.c, so
+//! the layouts cannot drift silently. Symbols resolve against the suricata binary, which exports
+//! them.
 #![allow(non_snake_case, non_camel_case_types)]
 
 use std::os::raw::{c_char, c_int, c_void};
@@ -239,6 +241,46 @@ pub struct PacketFactsC {
     pub tcp_flags: u8,
     pub to_server: u8,
     pub alproto: u16,
+}
+
+/// Compile-time layout checks, 64-bit targets: the same sizes and offsets are asserted in
+/// shim.c against Suricata's own headers, so a layout change on either side breaks the build.
+#[cfg(target_pointer_width = "64")]
+mod layout {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    macro_rules! layout {
+        ($t:ty, $size:expr; $($f:ident @ $off:expr),* $(,)?) => {
+            const _: () = assert!(size_of::<$t>() == $size, stringify!($t));
+            $(const _: () = assert!(offset_of!($t, $f) == $off, stringify!($t.$f));)*
+        };
+    }
+
+    layout!(StreamSlice, 24; input @ 0, input_len @ 8, flags @ 12, offset @ 16);
+    layout!(AppLayerResult, 12; status @ 0, consumed @ 4, needed @ 8);
+    layout!(AppLayerStateData, 2; file_flags @ 0);
+    layout!(AppLayerTxData, 56;
+        config_log_flags @ 0, updated_tc @ 1, updated_ts @ 2, flags @ 3, logged @ 4,
+        files_opened @ 8, files_logged @ 12, files_stored @ 16, file_flags @ 20, file_tx @ 22,
+        guessed_applayer_logged @ 23, detect_progress_ts @ 24, detect_progress_tc @ 25,
+        de_state @ 32, events @ 40, txbits @ 48);
+    layout!(AppLayerGetFileState, 16; fc @ 0, cfg @ 8);
+    layout!(AppLayerGetTxIterTuple, 24; tx_ptr @ 0, tx_id @ 8, has_next @ 16);
+    layout!(RustParser, 232;
+        name @ 0, default_port @ 8, ipproto @ 16, probe_ts @ 24, probe_tc @ 32, min_depth @ 40,
+        max_depth @ 42, state_new @ 48, state_free @ 56, parse_ts @ 64, parse_tc @ 72,
+        get_tx_count @ 80, get_tx @ 88, tx_free @ 96, tx_comp_st_ts @ 104, tx_comp_st_tc @ 108,
+        tx_get_progress @ 112, get_eventinfo @ 120, get_eventinfo_byid @ 128,
+        localstorage_new @ 136, localstorage_free @ 144, get_tx_files @ 152,
+        get_tx_iterator @ 160, get_state_data @ 168, get_tx_data @ 176, apply_tx_config @ 184,
+        flags @ 192, get_frame_id_by_name @ 200, get_frame_name_by_id @ 208,
+        get_state_id_by_name @ 216, get_state_name_by_id @ 224);
+    layout!(PacketFactsC, 24;
+        ts_secs @ 0, ts_usecs @ 8, seq @ 12, payload_len @ 16, tcp_flags @ 18, to_server @ 19,
+        alproto @ 20);
+    // `AppProto` is Suricata's uint16_t.
+    const _: () = assert!(size_of::<AppProto>() == 2);
 }
 
 extern "C" {

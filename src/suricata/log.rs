@@ -39,12 +39,18 @@ thread_local! {
 /// object is written as text (numbers through itoa/ryu, strings escaped in place) and handed to
 /// JsonBuilder in one `SCJbSetFormatted` call, instead of one builder call and one number-to-
 /// string allocation per field.
+// SAFETY: `tx` is an `MqttTx` of this parser and `jb` the live JsonBuilder Suricata passes the
+// logger, both for the call.
 pub unsafe extern "C" fn log_tx(tx: *const c_void, jb: *mut c_void) -> bool {
     if tx.is_null() || jb.is_null() {
         return false;
     }
     let tx = &*(tx as *const MqttTx);
     let cfg = super::plugin::config();
+    // A transaction carrying only flow events has no message to write.
+    let Some(record) = tx.record.as_ref() else {
+        return false;
+    };
     let opt = eve::RecordOptions {
         log_passwords: cfg.log_passwords,
         full: cfg.eve_record_full,
@@ -58,7 +64,7 @@ pub unsafe extern "C" fn log_tx(tx: *const c_void, jb: *mut c_void) -> bool {
             return false;
         };
         text.clear();
-        if eve::write_record(&mut *text, &tx.record, a, opt).is_err() {
+        if eve::write_record(&mut *text, record, a, opt).is_err() {
             return false;
         }
         let bytes = text.as_c_bytes();

@@ -119,7 +119,11 @@ unsafe extern "C" fn int_match(
 ) -> c_int {
     let tx = &*(txv as *const MqttTx);
     let ctx = &*(ctx as *const IntCtx);
-    c_int::from(keywords::int_matches(ctx.kw, ctx.arg, &tx.record.msg))
+    c_int::from(
+        tx.record
+            .as_ref()
+            .is_some_and(|r| keywords::int_matches(ctx.kw, ctx.arg, &r.msg)),
+    )
 }
 
 type Setup = unsafe extern "C" fn(*mut DetectEngineCtx, *mut Signature, *const c_char) -> c_int;

@@ -32,6 +32,8 @@ unsafe fn packet_log<'a>(f: *mut Flow, create: bool) -> Option<&'a mut PacketLog
 }
 
 /// Called by the shim for every TCP packet of every flow, before stream and app-layer handling.
+// SAFETY: the shim passes the packet's live flow (or null) and facts on its stack (or null), for
+// the call; flow storage is only touched through the shim for this flow, on its worker thread.
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_ml_on_packet(f: *mut Flow, facts: *const PacketFactsC) {
     if f.is_null() || facts.is_null() {
@@ -66,6 +68,8 @@ pub unsafe extern "C" fn mqtt_ml_on_packet(f: *mut Flow, facts: *const PacketFac
 }
 
 /// Flow storage destructor, called by the shim when Suricata frees the flow.
+// SAFETY: `data` is null or the `PacketLog` box this module stored in flow storage; Suricata calls
+// this once when it frees the flow.
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_ml_flow_data_free(data: *mut c_void) {
     if !data.is_null() {

@@ -27,12 +27,29 @@ pub const PROTO_NAME: &CStr = c"mqtt-ml";
 pub struct MqttTx {
     tx_data: AppLayerTxData,
     id: u64,
-    pub record: MessageRecord,
+    /// None for a transaction that only carries flow events no message was left to carry (a gap
+    /// at the end of a stream): rules on those events see it; it writes no `mqtt_ml` record.
+    pub record: Option<MessageRecord>,
     pub scored: Option<Scored>,
     /// The feature vector, kept only when EVE logs it.
     pub features: Option<Box<RawVector>>,
     /// The score as text, for the `mqtt_ml.score` sticky buffer; made on first use.
     pub score_text: std::cell::OnceCell<String>,
+    /// Bytes charged to the plugin's memory budget for this transaction.
+    charged: usize,
+}
+
+impl Drop for MqttTx {
+    fn drop(&mut self) {
+        plugin::budget().release(self.charged);
+    }
+}
+
+/// What a transaction holds, estimated from above: the struct and its message's heap (no more
+/// than the body, itself at most `max-msg-length`); the feature vector is added when kept.
+fn tx_bytes(record: &MessageRecord) -> usize {
+    let body = (record.msg.header.remaining_len as usize).min(plugin::config().max_msg_len);
+    std::mem::size_of::<MqttTx>() + body
 }
 
 #[derive(Default)]
@@ -47,46 +64,86 @@ struct MqttState {
 }
 
 /// Makes `record` the next transaction (a free function so the parser can call it while the
-/// session, another field of the state, is borrowed).
+/// session, another field of the state, is borrowed). `charged`: what was charged to the memory
+/// budget for `record` when it was parsed.
 fn push_tx(
     txs: &mut VecDeque<MqttTx>,
     next_id: &mut u64,
     evidence: &mut ConnectionEvidence,
     client: Option<std::net::IpAddr>,
     record: MessageRecord,
+    mut charged: usize,
 ) {
-    {
-        let cfg = plugin::config();
-        let to_server = record.ctx.direction == Direction::ToServer;
-        let (scored, features) = scoring::assess(&record, cfg.log_features, evidence, client);
-        let mut tx = MqttTx {
-            tx_data: AppLayerTxData::for_direction(to_server),
-            id: *next_id,
-            record,
-            scored,
-            features,
-            score_text: std::cell::OnceCell::new(),
-        };
-        *next_id += 1;
-        if txs.len() >= cfg.max_tx {
-            // Transactions complete on creation, so this only happens when logging or detection
-            // falls far behind; dropping the oldest bounds memory.
-            txs.pop_front();
-            tx.record.events.insert(Event::TooManyTransactions);
-        }
-        for e in tx.record.events.iter() {
-            tx.tx_data.set_event(e.id());
-        }
-        if cfg.log_anomalies_only && !tx.scored.is_some_and(|s| s.anomaly) {
-            tx.tx_data.skip_logging();
-        }
-        txs.push_back(tx);
+    let cfg = plugin::config();
+    let to_server = record.ctx.direction == Direction::ToServer;
+    let (scored, features) = scoring::assess(&record, cfg.log_features, evidence, client);
+    if features.is_some() {
+        let extra = std::mem::size_of::<RawVector>();
+        plugin::budget().charge(extra);
+        charged += extra;
     }
+    let mut tx = MqttTx {
+        tx_data: AppLayerTxData::for_direction(to_server),
+        id: *next_id,
+        record: Some(record),
+        scored,
+        features,
+        score_text: std::cell::OnceCell::new(),
+        charged,
+    };
+    *next_id += 1;
+    let Some(record) = tx.record.as_mut() else {
+        return;
+    };
+    if txs.len() >= cfg.max_tx {
+        // Transactions complete on creation, and Suricata logs and frees complete ones after
+        // each packet: more than max-tx are alive only within one flush (bounded by the input
+        // and max-msgs-per-segment). Dropping the oldest would throw away messages nobody had
+        // logged or inspected, so, as Suricata's own MQTT parser does at its cap, every
+        // transaction stays until it is logged, and those past the cap say so.
+        record.events.insert(Event::TooManyTransactions);
+    }
+    for e in record.events.iter() {
+        tx.tx_data.set_event(e.id());
+    }
+    if cfg.log_anomalies_only && !tx.scored.is_some_and(|s| s.anomaly) {
+        tx.tx_data.skip_logging();
+    }
+    txs.push_back(tx);
 }
 
 impl MqttState {
+    /// The stream of `dir` ends: events still waiting for a message (a gap, a resync) get their
+    /// own transaction instead of vanishing.
+    fn flush_pending(&mut self, dir: Direction) {
+        let pending = self.session.as_mut().map(|s| s.take_pending(dir));
+        if let Some(events) = pending.filter(|e| !e.is_empty()) {
+            self.push_events(dir, events);
+        }
+    }
+
+    /// A transaction for flow events left pending when the stream ends (no later message of the
+    /// direction came to carry them).
+    fn push_events(&mut self, dir: Direction, events: crate::events::EventSet) {
+        let mut tx_data = AppLayerTxData::for_direction(dir == Direction::ToServer);
+        for e in events.iter() {
+            tx_data.set_event(e.id());
+        }
+        tx_data.skip_logging();
+        self.txs.push_back(MqttTx {
+            tx_data,
+            id: self.next_id,
+            record: None,
+            scored: None,
+            features: None,
+            score_text: std::cell::OnceCell::new(),
+            charged: 0,
+        });
+        self.next_id += 1;
+    }
+
     fn index_of(&self, id: u64) -> Option<usize> {
-        // Ids are consecutive and the deque is in id order, except where max-tx dropped some.
+        // Ids are consecutive and the deque is in id order, except where Suricata freed some.
         let front = self.txs.front()?.id;
         let guess = id.checked_sub(front)? as usize;
         match self.txs.get(guess) {
@@ -96,6 +153,8 @@ impl MqttState {
     }
 }
 
+// SAFETY: Suricata passes `input` with `len` readable bytes (or null) and `rdir` null or writable,
+// for the call.
 unsafe extern "C" fn probe(
     _f: *const Flow,
     dir: u8,
@@ -121,20 +180,25 @@ unsafe extern "C" fn probe(
             _ => {}
         }
     }
-    match wire::probe_connect(data) {
+    // This probe runs on the configured MQTT ports only, where a flow picked up midstream may
+    // start with any message and a broken CONNECT is an attack the parser must see and flag;
+    // other protocols (TLS, HTTP, random bytes) are refused and Suricata gives the flow up.
+    match wire::probe_port(data) {
         Probe::Mqtt(_) => plugin::alproto(),
         Probe::NeedMore => ALPROTO_UNKNOWN,
-        // This probe runs on the configured MQTT ports only. There, broken messages are what the
-        // plugin must see and flag (a CONNECT with a bad name or a 5-byte length is an attack,
-        // not another protocol), and a flow picked up midstream may start anywhere: anything
-        // starting with a defined message type is handed to the parser, which raises events and
-        // resynchronises as needed. Content detection on other ports stays strict.
-        Probe::NotMqtt if data[0] >> 4 != 0 => plugin::alproto(),
-        Probe::NotMqtt => suricata_sys::sys::AppProtoEnum::ALPROTO_FAILED as AppProto,
+        Probe::NotMqtt => {
+            PROBE_REFUSALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            suricata_sys::sys::AppProtoEnum::ALPROTO_FAILED as AppProto
+        }
     }
 }
 
+/// Flow directions on MQTT ports whose data the probe refused as not MQTT
+/// (`mqtt_ml.probe_refusals`).
+pub static PROBE_REFUSALS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Content detection on any port: a CONNECT starts `10 <len> 00 04 "MQTT"` or `00 06 "MQIsdp"`.
+// SAFETY: Suricata passes `input` with `len` readable bytes (or null), for the call.
 unsafe extern "C" fn probe_connect_only(
     _f: *const Flow,
     _dir: u8,
@@ -152,11 +216,14 @@ unsafe extern "C" fn probe_connect_only(
     }
 }
 
+// SAFETY: no pointer is read; the box is freed once, by `state_free`.
 unsafe extern "C" fn state_new(_orig: *mut c_void, _proto: AppProto) -> *mut c_void {
     plugin::name_eve_event_type();
     Box::into_raw(Box::<MqttState>::default()) as *mut c_void
 }
 
+// SAFETY: `state` is null or a pointer `state_new` made with Box::into_raw, freed exactly once
+// here.
 unsafe extern "C" fn state_free(state: *mut c_void) {
     if !state.is_null() {
         let mut state = Box::from_raw(state as *mut MqttState);
@@ -166,6 +233,8 @@ unsafe extern "C" fn state_free(state: *mut c_void) {
     }
 }
 
+// SAFETY: `state` is a live `MqttState` from `state_new`; Suricata calls parser callbacks of one
+// flow from one thread at a time.
 unsafe extern "C" fn tx_free(state: *mut c_void, tx_id: u64) {
     let state = &mut *(state as *mut MqttState);
     if let Some(i) = state.index_of(tx_id) {
@@ -178,6 +247,8 @@ unsafe extern "C" fn tx_free(state: *mut c_void, tx_id: u64) {
     }
 }
 
+// SAFETY: as `tx_free`; the returned pointer stays valid until `tx_free` removes that transaction,
+// and Suricata does not use it after.
 unsafe extern "C" fn get_tx(state: *mut c_void, tx_id: u64) -> *mut c_void {
     let state = &mut *(state as *mut MqttState);
     match state.index_of(tx_id) {
@@ -186,23 +257,29 @@ unsafe extern "C" fn get_tx(state: *mut c_void, tx_id: u64) -> *mut c_void {
     }
 }
 
+// SAFETY: as `tx_free`.
 unsafe extern "C" fn get_tx_count(state: *mut c_void) -> u64 {
     (*(state as *mut MqttState)).next_id
 }
 
 /// A message is complete in both directions as soon as it is parsed.
+// SAFETY: no pointer is read.
 unsafe extern "C" fn tx_progress(_tx: *mut c_void, _dir: u8) -> c_int {
     1
 }
 
+// SAFETY: `tx` is a pointer `get_tx` returned (an `MqttTx` still in its state's deque).
 unsafe extern "C" fn get_tx_data(tx: *mut c_void) -> *mut AppLayerTxData {
     &mut (*(tx as *mut MqttTx)).tx_data
 }
 
+// SAFETY: as `tx_free`.
 unsafe extern "C" fn get_state_data(state: *mut c_void) -> *mut AppLayerStateData {
     &mut (*(state as *mut MqttState)).state_data
 }
 
+// SAFETY: `state` is a live `MqttState` owned by this flow, `flow` its flow, `pstate` its parser
+// state; the slice's bytes are readable for the call (see `StreamSlice::as_slice`).
 unsafe fn parse(
     flow: *mut Flow,
     state: *mut c_void,
@@ -216,7 +293,9 @@ unsafe fn parse(
     };
     let state = &mut *(state as *mut MqttState);
     let input = slice.as_slice();
-    if input.is_empty() && !slice.is_gap() && SCAppLayerParserStateIssetFlag(pstate, eof_flag) > 0 {
+    let eof = SCAppLayerParserStateIssetFlag(pstate, eof_flag) > 0;
+    if input.is_empty() && !slice.is_gap() && eof {
+        state.flush_pending(dir);
         return AppLayerResult::ok();
     }
     let MqttState {
@@ -236,6 +315,10 @@ unsafe fn parse(
         return AppLayerResult::ok();
     }
     let mut clock = FlowClock::new(flow);
+    // Each record is charged as it is made: while the memory budget is spent, messages past
+    // max-msgs-per-segment are dropped and counted whatever their type.
+    let budget = plugin::budget();
+    session.set_budget(budget);
     let progress = session.parse(
         dir,
         input,
@@ -245,8 +328,16 @@ unsafe fn parse(
             sources: Some(plugin::sources()),
         },
         &mut clock,
-        &mut |r| push_tx(txs, next_id, evidence, client, r),
+        &mut |r| {
+            let charged = tx_bytes(&r);
+            budget.charge(charged);
+            push_tx(txs, next_id, evidence, client, r, charged);
+        },
     );
+    budget.refused(session.take_refused());
+    if eof {
+        state.flush_pending(dir);
+    }
     match progress {
         StreamProgress::Done => AppLayerResult::ok(),
         StreamProgress::Incomplete { consumed, needed } => {
@@ -255,6 +346,7 @@ unsafe fn parse(
     }
 }
 
+// SAFETY: see `parse`.
 unsafe extern "C" fn parse_ts(
     flow: *mut Flow,
     state: *mut c_void,
@@ -265,6 +357,7 @@ unsafe extern "C" fn parse_ts(
     parse(flow, state, pstate, slice, Direction::ToServer)
 }
 
+// SAFETY: see `parse`.
 unsafe extern "C" fn parse_tc(
     flow: *mut Flow,
     state: *mut c_void,
@@ -287,6 +380,7 @@ fn event_names() -> &'static Vec<Option<CString>> {
     })
 }
 
+// SAFETY: `name` is null or a NUL-terminated string, `id` and `ty` writable, for the call.
 unsafe extern "C" fn event_info(name: *const c_char, id: *mut u8, ty: *mut c_int) -> c_int {
     if name.is_null() {
         return -1;
@@ -303,6 +397,8 @@ unsafe extern "C" fn event_info(name: *const c_char, id: *mut u8, ty: *mut c_int
     0
 }
 
+// SAFETY: `name` and `ty` are writable; the name written points into a static that lives as long as
+// the process.
 unsafe extern "C" fn event_info_by_id(id: u8, name: *mut *const c_char, ty: *mut c_int) -> c_int {
     match event_names().get(usize::from(id)).and_then(|n| n.as_ref()) {
         Some(n) => {
@@ -351,6 +447,8 @@ fn parser_definition() -> RustParser {
 }
 
 /// Registers detection and parsing; called by Suricata during app-layer setup.
+// SAFETY: called once by Suricata during app-layer setup, single-threaded; every string passed is
+// static.
 pub unsafe extern "C" fn register() {
     let tcp = c"tcp".as_ptr();
     if SCAppLayerProtoDetectConfProtoDetectionEnabled(tcp, PROTO_NAME.as_ptr()) == 0 {

@@ -12,11 +12,17 @@ use super::ffi::{self, AppProto};
 use super::log::{sclog, LOG_CONFIG, LOG_ERROR, LOG_NOTICE};
 use super::{conf, detect, log, parser, scoring};
 use crate::config::Config;
-use crate::flow::SharedSourceTable;
+use crate::flow::{Budget, SharedSourceTable};
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
 static SOURCES: OnceLock<SharedSourceTable> = OnceLock::new();
 static ALPROTO: AtomicU16 = AtomicU16::new(ffi::ALPROTO_UNKNOWN);
+static BUDGET: Budget = Budget::new();
+
+/// The plugin's memory budget (`memcap`), shared by all threads.
+pub fn budget() -> &'static Budget {
+    &BUDGET
+}
 
 /// The configuration read at start-up (defaults if read before init, which Suricata never does).
 pub fn config() -> &'static Config {
@@ -27,6 +33,7 @@ pub fn sources() -> &'static SharedSourceTable {
     SOURCES.get_or_init(|| {
         let c = config();
         SharedSourceTable::new(c.source_table_size, c.source_window)
+            .with_ipv6_prefix(c.source_ipv6_prefix)
     })
 }
 
@@ -66,6 +73,7 @@ extern "C" fn init() {
         Err(e) => fail(&e.to_string()),
     };
     let follow_mqtt = cfg.eve_follow_mqtt;
+    BUDGET.set_cap(cfg.memcap);
     let _ = CONFIG.set(cfg);
     if let Some(cfg) = CONFIG.get() {
         if cfg.scoring {

@@ -1,6 +1,6 @@
 //! The model inside Suricata: loaded once at start-up, one scorer (interpreter) per worker thread,
-//! and the stats counters (`mqtt_ml.scored`, `.anomalies`, `.inference_errors`, `.scoring_ns`),
-//! kept per thread and summed when read.
+//! and the stats counters (`mqtt_ml.scored`, `.anomalies`, `.inference_errors`, `.scoring_ns`,
+//! kept per thread and summed when read, and `.source_evictions` of the per-client table).
 use std::cell::RefCell;
 use std::net::IpAddr;
 use std::os::raw::{c_char, c_void};
@@ -16,8 +16,10 @@ use crate::features::{extract, RawVector, SCHEMA_VERSION, WIDTH};
 use crate::flow::sources::SourceEvent;
 use crate::flow::MessageRecord;
 use crate::layout;
-use crate::model::{Backend, LoadedModel, Scorer};
-use crate::scoring::{decide, score, ConnectionEvidence, DecisionParams, ModelMetadata, Scored};
+use crate::model::{Backend, LoadedModel};
+use crate::scoring::{
+    decide, ConnectionEvidence, DecisionParams, ModelMetadata, Scored, ScorerGuard,
+};
 
 pub struct Engine {
     model: LoadedModel,
@@ -118,8 +120,8 @@ pub fn load(cfg: &Config) -> Result<(), String> {
 }
 
 thread_local! {
-    /// This worker thread's scorer; None until first use, or after it could not be built.
-    static SCORER: RefCell<Option<Box<dyn Scorer>>> = const { RefCell::new(None) };
+    /// This worker thread's scorer, built on first use (see `ScorerGuard` for failures).
+    static SCORER: RefCell<ScorerGuard> = RefCell::new(ScorerGuard::new());
 }
 
 /// This thread's counters. Only the owning thread writes them (a plain load and store, no locked
@@ -178,56 +180,49 @@ pub fn assess(
         let timed = c.scored.load(Relaxed) % TIME_ONE_IN == 0;
         let started = timed.then(Instant::now);
         let raw = extract(record);
-        let result = SCORER.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            if slot.is_none() {
-                *slot = Some(engine.model.new_scorer().map_err(|e| e.to_string())?);
-            }
-            let scorer = slot.as_mut().ok_or("no scorer")?;
-            score(
-                scorer.as_mut(),
-                &engine.meta.scaling,
-                engine.threshold,
-                &raw,
-            )
-            .map_err(|e| e.to_string())
+        let build = || engine.model.new_scorer();
+        let assessed = SCORER.with(|cell| {
+            cell.borrow_mut()
+                .assess(&build, &engine.meta.scaling, engine.threshold, &raw)
         });
         if let Some(t) = started {
             Counters::bump(&c.nanos, t.elapsed().as_nanos() as u64 * TIME_ONE_IN);
         }
-        let scored = match result {
-            Ok(mut s) => {
-                Counters::bump(&c.scored, 1);
-                let (anomaly, ev) = decide(
-                    s.score,
-                    s.threshold,
-                    record.ctx.ts,
-                    evidence,
-                    record.ctx.source.anomalies,
-                    || {
-                        let addr = client?;
-                        let counts =
-                            plugin::sources().observe(addr, SourceEvent::Anomaly, record.ctx.ts);
-                        Some(counts.anomalies)
-                    },
-                    &DecisionParams::default(),
+        if let Some((e, first)) = &assessed.failure {
+            // Fails closed: the message counts as an anomaly. Said once per thread; the counter
+            // tells how often.
+            Counters::bump(&c.errors, 1);
+            if *first {
+                sclog(
+                    LOG_ERROR,
+                    &format!("scoring failed ({e}); such messages count as anomalies"),
                 );
-                s.anomaly = anomaly;
-                s.evidence = ev;
-                if s.anomaly {
-                    Counters::bump(&c.anomalies, 1);
-                }
-                Some(s)
             }
-            Err(e) => {
-                // Logged once per thread; the counter tells how often.
-                if c.errors.load(Relaxed) == 0 {
-                    sclog(LOG_ERROR, &format!("scoring failed: {e}"));
-                }
-                Counters::bump(&c.errors, 1);
-                None
+        }
+        let mut scored = assessed.scored;
+        if let Some(s) = scored.as_mut() {
+            Counters::bump(&c.scored, 1);
+            // A failed score is infinite: above the threshold and extreme, so an anomaly.
+            let (anomaly, ev) = decide(
+                s.score,
+                s.threshold,
+                record.ctx.ts,
+                evidence,
+                record.ctx.source.anomalies,
+                || {
+                    let addr = client?;
+                    let counts =
+                        plugin::sources().observe(addr, SourceEvent::Anomaly, record.ctx.ts);
+                    Some(counts.anomalies)
+                },
+                &DecisionParams::default(),
+            );
+            s.anomaly = anomaly;
+            s.evidence = ev;
+            if s.anomaly {
+                Counters::bump(&c.anomalies, 1);
             }
-        };
+        }
         (scored, log_features.then(|| Box::new(raw)))
     })
 }
@@ -243,6 +238,21 @@ extern "C" fn errors() -> u64 {
 }
 extern "C" fn scoring_ns() -> u64 {
     total(|c| &c.nanos)
+}
+extern "C" fn source_evictions() -> u64 {
+    super::plugin::sources().evictions()
+}
+extern "C" fn probe_refusals() -> u64 {
+    super::parser::PROBE_REFUSALS.load(Relaxed)
+}
+extern "C" fn memuse() -> u64 {
+    super::plugin::budget().used() as u64
+}
+extern "C" fn memuse_peak() -> u64 {
+    super::plugin::budget().peak() as u64
+}
+extern "C" fn memcap_refusals() -> u64 {
+    super::plugin::budget().refusals()
 }
 
 extern "C" {
@@ -264,6 +274,11 @@ extern "C" fn on_thread_init(_tv: *mut c_void, _user: *mut c_void) {
             StatsRegisterGlobalCounter(c"mqtt_ml.anomalies".as_ptr(), anomalies);
             StatsRegisterGlobalCounter(c"mqtt_ml.inference_errors".as_ptr(), errors);
             StatsRegisterGlobalCounter(c"mqtt_ml.scoring_ns".as_ptr(), scoring_ns);
+            StatsRegisterGlobalCounter(c"mqtt_ml.source_evictions".as_ptr(), source_evictions);
+            StatsRegisterGlobalCounter(c"mqtt_ml.probe_refusals".as_ptr(), probe_refusals);
+            StatsRegisterGlobalCounter(c"mqtt_ml.memuse".as_ptr(), memuse);
+            StatsRegisterGlobalCounter(c"mqtt_ml.memuse_peak".as_ptr(), memuse_peak);
+            StatsRegisterGlobalCounter(c"mqtt_ml.memcap_refusals".as_ptr(), memcap_refusals);
         }
     });
 }

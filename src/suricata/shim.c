@@ -5,13 +5,17 @@
  * callback (run for every packet before stream handling) passes each TCP packet's timestamp,
  * flags, payload length and sequence number to Rust, which keeps them in flow storage. Packet and
  * flow fields have no exported getters, so this file reads them against the installed headers.
- * Layouts shared with Rust are mirrored in src/suricata/ffi.rs. */
+ * Layouts shared with Rust are mirrored in src/suricata/ffi.rs and asserted below. */
 #include "suricata-common.h"
 #include "decode.h"
 #include "flow.h"
 #include "flow-callbacks.h"
 #include "flow-storage.h"
 #include "stream-tcp-private.h"
+#include "app-layer-parser.h"
+#include "app-layer-register.h"
+#include "rust.h"
+#include <stddef.h>
 
 typedef struct MqttMlPacketFacts_ {
     uint64_t ts_secs;
@@ -22,6 +26,93 @@ typedef struct MqttMlPacketFacts_ {
     uint8_t to_server;
     uint16_t alproto;
 } MqttMlPacketFacts;
+
+/* The structs src/suricata/ffi.rs declares by hand, checked against the installed headers: the
+ * same sizes and offsets are asserted on the Rust side, so a layout change in Suricata (or in the
+ * Rust copy) breaks the build instead of the sensor. 64-bit targets. */
+#if UINTPTR_MAX == 0xffffffffffffffffu
+#define MQTT_ML_SIZE(T, n) _Static_assert(sizeof(T) == (n), "size of " #T " changed: update ffi.rs")
+#define MQTT_ML_AT(T, f, n)                                                                        \
+    _Static_assert(offsetof(T, f) == (n), "offset of " #T "." #f " changed: update ffi.rs")
+MQTT_ML_SIZE(StreamSlice, 24);
+MQTT_ML_AT(StreamSlice, input, 0);
+MQTT_ML_AT(StreamSlice, input_len, 8);
+MQTT_ML_AT(StreamSlice, flags, 12);
+MQTT_ML_AT(StreamSlice, offset, 16);
+MQTT_ML_SIZE(AppLayerResult, 12);
+MQTT_ML_AT(AppLayerResult, status, 0);
+MQTT_ML_AT(AppLayerResult, consumed, 4);
+MQTT_ML_AT(AppLayerResult, needed, 8);
+MQTT_ML_SIZE(AppLayerStateData, 2);
+MQTT_ML_AT(AppLayerStateData, file_flags, 0);
+MQTT_ML_SIZE(AppLayerTxConfig, 1);
+MQTT_ML_SIZE(LoggerFlags, 4);
+MQTT_ML_SIZE(AppLayerTxData, 56);
+MQTT_ML_AT(AppLayerTxData, config, 0);
+MQTT_ML_AT(AppLayerTxData, updated_tc, 1);
+MQTT_ML_AT(AppLayerTxData, updated_ts, 2);
+MQTT_ML_AT(AppLayerTxData, flags, 3);
+MQTT_ML_AT(AppLayerTxData, logged, 4);
+MQTT_ML_AT(AppLayerTxData, files_opened, 8);
+MQTT_ML_AT(AppLayerTxData, files_logged, 12);
+MQTT_ML_AT(AppLayerTxData, files_stored, 16);
+MQTT_ML_AT(AppLayerTxData, file_flags, 20);
+MQTT_ML_AT(AppLayerTxData, file_tx, 22);
+MQTT_ML_AT(AppLayerTxData, guessed_applayer_logged, 23);
+MQTT_ML_AT(AppLayerTxData, detect_progress_ts, 24);
+MQTT_ML_AT(AppLayerTxData, detect_progress_tc, 25);
+MQTT_ML_AT(AppLayerTxData, de_state, 32);
+MQTT_ML_AT(AppLayerTxData, events, 40);
+MQTT_ML_AT(AppLayerTxData, txbits, 48);
+MQTT_ML_SIZE(AppLayerGetFileState, 16);
+MQTT_ML_AT(AppLayerGetFileState, fc, 0);
+MQTT_ML_AT(AppLayerGetFileState, cfg, 8);
+MQTT_ML_SIZE(AppLayerGetTxIterTuple, 24);
+MQTT_ML_AT(AppLayerGetTxIterTuple, tx_ptr, 0);
+MQTT_ML_AT(AppLayerGetTxIterTuple, tx_id, 8);
+MQTT_ML_AT(AppLayerGetTxIterTuple, has_next, 16);
+MQTT_ML_SIZE(AppLayerParser, 232);
+MQTT_ML_AT(AppLayerParser, name, 0);
+MQTT_ML_AT(AppLayerParser, default_port, 8);
+MQTT_ML_AT(AppLayerParser, ip_proto, 16);
+MQTT_ML_AT(AppLayerParser, ProbeTS, 24);
+MQTT_ML_AT(AppLayerParser, ProbeTC, 32);
+MQTT_ML_AT(AppLayerParser, min_depth, 40);
+MQTT_ML_AT(AppLayerParser, max_depth, 42);
+MQTT_ML_AT(AppLayerParser, StateAlloc, 48);
+MQTT_ML_AT(AppLayerParser, StateFree, 56);
+MQTT_ML_AT(AppLayerParser, ParseTS, 64);
+MQTT_ML_AT(AppLayerParser, ParseTC, 72);
+MQTT_ML_AT(AppLayerParser, StateGetTxCnt, 80);
+MQTT_ML_AT(AppLayerParser, StateGetTx, 88);
+MQTT_ML_AT(AppLayerParser, StateTransactionFree, 96);
+MQTT_ML_AT(AppLayerParser, complete_ts, 104);
+MQTT_ML_AT(AppLayerParser, complete_tc, 108);
+MQTT_ML_AT(AppLayerParser, StateGetProgress, 112);
+MQTT_ML_AT(AppLayerParser, StateGetEventInfo, 120);
+MQTT_ML_AT(AppLayerParser, StateGetEventInfoById, 128);
+MQTT_ML_AT(AppLayerParser, LocalStorageAlloc, 136);
+MQTT_ML_AT(AppLayerParser, LocalStorageFree, 144);
+MQTT_ML_AT(AppLayerParser, GetTxFiles, 152);
+MQTT_ML_AT(AppLayerParser, GetTxIterator, 160);
+MQTT_ML_AT(AppLayerParser, GetStateData, 168);
+MQTT_ML_AT(AppLayerParser, GetTxData, 176);
+MQTT_ML_AT(AppLayerParser, ApplyTxConfig, 184);
+MQTT_ML_AT(AppLayerParser, flags, 192);
+MQTT_ML_AT(AppLayerParser, GetFrameIdByName, 200);
+MQTT_ML_AT(AppLayerParser, GetFrameNameById, 208);
+MQTT_ML_AT(AppLayerParser, GetStateIdByName, 216);
+MQTT_ML_AT(AppLayerParser, GetStateNameById, 224);
+MQTT_ML_SIZE(MqttMlPacketFacts, 24);
+MQTT_ML_AT(MqttMlPacketFacts, ts_secs, 0);
+MQTT_ML_AT(MqttMlPacketFacts, ts_usecs, 8);
+MQTT_ML_AT(MqttMlPacketFacts, seq, 12);
+MQTT_ML_AT(MqttMlPacketFacts, payload_len, 16);
+MQTT_ML_AT(MqttMlPacketFacts, tcp_flags, 18);
+MQTT_ML_AT(MqttMlPacketFacts, to_server, 19);
+MQTT_ML_AT(MqttMlPacketFacts, alproto, 20);
+MQTT_ML_SIZE(AppProto, 2);
+#endif
 
 /* Implemented in Rust (src/suricata/packets.rs). */
 extern void mqtt_ml_on_packet(Flow *f, const MqttMlPacketFacts *facts);

@@ -104,7 +104,7 @@ fn decode_body(h: &FixedHeader, i: &[u8], ctx: &mut Ctx) -> Body {
 
 /// Smallest remaining length each type can have, so that resync rejects headers whose body
 /// could not even hold the mandatory fields.
-const fn min_remaining(msg_type: u8) -> u32 {
+pub(crate) const fn min_remaining(msg_type: u8) -> u32 {
     match msg_type {
         // "MQTT" name (6) + level + flags + keep alive (4) + client id length (2)
         fh::CONNECT => 12,

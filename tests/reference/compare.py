@@ -11,9 +11,11 @@ within 1e-6 s, `tcp.flags` / `tcp.len` against the frame's TCP header.
 Usage:
   compare.py --pcap P --eve EVE.json [--ports 1883,...] [--quirks] [--json OUT] [--max-diffs N]
 
-Exit status: 0 when every compared field agrees and no message is on one side only (with
+Exit status: 0 when every compared field agrees, no message is on one side only and no field of
+an aligned message is on one side only unless quirks.NOT_PRODUCED says that side never has it (with
 --quirks, disagreements listed in quirks.py are excused); 1 otherwise; 2 on usage or tshark
-errors.
+errors. A connection the plugin refused as not MQTT (no record at all, and tshark's first message
+starts with a byte no MQTT sender may send) is counted apart (`tshark_refused`), not as a failure.
 """
 
 import argparse
@@ -26,7 +28,7 @@ import sys
 sys.dont_write_bytecode = True   # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tshark_messages as tm  # noqa: E402
-from quirks import ONE_SIDED_QUIRKS, QUIRKS  # noqa: E402
+from quirks import ONE_SIDED_QUIRKS, QUIRKS, not_produced  # noqa: E402
 
 TS_TOLERANCE = 1e-6
 # EVE keys that are not Wireshark fields: derived, flow/source context, or compared separately.
@@ -227,6 +229,37 @@ def align_all(t_conns, e_conns):
     return pairs, t_only, e_only
 
 
+# Flag nibble MQTT requires of each message type (PUBLISH: any but QoS 3; 0 and 15 reserved in
+# 3.x, 15 is AUTH in 5.0 with flags 0). From the MQTT specifications, not from the plugin.
+REQUIRED_FLAGS = {1: 0, 2: 0, 4: 0, 5: 0, 6: 2, 7: 0, 8: 2, 9: 0, 10: 2, 11: 0, 12: 0, 13: 0,
+                  14: 0, 15: 0}
+
+
+def not_mqtt_first_byte(hdrflags):
+    """True when a message's first byte is one no MQTT sender may send."""
+    if not isinstance(hdrflags, int):
+        return False
+    msg_type, flags = hdrflags >> 4, hdrflags & 0x0F
+    if msg_type == 3:
+        return (flags >> 1) & 3 == 3
+    return REQUIRED_FLAGS.get(msg_type) != flags
+
+
+def refused_connections(t_conns, e_conns):
+    """Connections the plugin refused as not MQTT: no EVE record at all, and the first message
+    tshark decoded starts with a byte no MQTT sender may send (tshark decodes any bytes on an
+    MQTT port as MQTT). Their tshark messages are counted apart, not as one-sided messages."""
+    refused = set()
+    for key, lists in t_conns.items():
+        if e_conns.get(key):
+            continue
+        for lst in lists:
+            first = min(lst, key=lambda m: (m["frame"], m["frame_index"]))
+            if not_mqtt_first_byte(first.get("hdrflags")):
+                refused.add(first["tcp_stream"])
+    return refused
+
+
 # ---------------------------------------------------------------------------------------------
 # Field comparison
 # ---------------------------------------------------------------------------------------------
@@ -288,7 +321,7 @@ def compare_pair(t, r):
 
 
 def presence(t, r):
-    """Field names only one side produced for this pair (reported, not counted as failures)."""
+    """Field names only one side produced for this pair: (tshark only, EVE only)."""
     tf, ef = set(tshark_fields(t)), set(eve_fields(r))
     return tf - ef, ef - tf
 
@@ -345,17 +378,30 @@ def client_endpoint(t):
     return (t["dst"], t["dport"])
 
 
-def evaluate(pairs, t_only, e_only, use_quirks, max_diffs):
+def evaluate(pairs, t_only, e_only, use_quirks, max_diffs, refused=frozenset()):
     """Tally the comparison into the summary dict (without file names and tshark notes)."""
+    t_refused = [t for t in t_only if t["tcp_stream"] in refused]
+    t_only = [t for t in t_only if t["tcp_stream"] not in refused]
     per_field = collections.defaultdict(lambda: {"compared": 0, "agreeing": 0, "excused": 0})
     t_extra, e_extra = collections.Counter(), collections.Counter()
     src_is_client = collections.Counter()
     diffs, n_diffs = [], 0
+    missing, n_missing = [], 0
     for t, r in pairs:
         src_is_client["yes" if r["src"] == client_endpoint(t) else "no"] += 1
         only_t, only_e = presence(t, r)
         t_extra.update(only_t)
         e_extra.update(only_e)
+        # A field one side lacks fails unless quirks.NOT_PRODUCED says that side never has it
+        # for such a message.
+        for side, fields in (("eve", only_t), ("tshark", only_e)):
+            for field in sorted(fields):
+                if not_produced(side, field, t, r["m"]):
+                    continue
+                n_missing += 1
+                if len(missing) < max_diffs:
+                    missing.append({"field": field, "missing_on": side,
+                                    "tshark_msg": describe_tshark(t), "eve_msg": describe_eve(r)})
         for field, tv, ev, ok in compare_pair(t, r):
             stats = per_field[field]
             stats["compared"] += 1
@@ -379,13 +425,15 @@ def evaluate(pairs, t_only, e_only, use_quirks, max_diffs):
     n_excused = sum(s["excused"] for s in per_field.values())
     checks = compared + len(one_sided)
     return {
-        "messages_tshark": len(pairs) + len(t_only),
+        "messages_tshark": len(pairs) + len(t_only) + len(t_refused),
+        "tshark_refused": len(t_refused), "connections_refused": len(refused),
         "messages_eve": len(pairs) + len(e_only) + len(e_excused),
         "aligned": len(pairs), "tshark_only": len(t_only), "eve_only": len(e_only),
         "eve_only_excused": len(e_excused),
         "fields_compared": compared, "fields_agreeing": agreeing, "fields_excused": n_excused,
         "disagreements": n_diffs, "agreement": (agreeing / checks) if checks else 1.0,
-        "ok": n_diffs == n_excused and not one_sided,
+        "fields_missing": n_missing, "first_missing": missing,
+        "ok": n_diffs == n_excused and not one_sided and n_missing == 0,
         "per_field": {k: per_field[k] for k in sorted(per_field)},
         "fields_only_in_tshark": dict(t_extra.most_common()),
         "fields_only_in_eve": dict(e_extra.most_common()),
@@ -399,6 +447,9 @@ def print_report(s, max_diffs):
     print("pcap: %s\neve:  %s" % (s["pcap"], s["eve"]))
     print("messages: tshark %d, eve %d, aligned %d, tshark-only %d, eve-only %d" % (
         s["messages_tshark"], s["messages_eve"], s["aligned"], s["tshark_only"], s["eve_only"]))
+    if s["connections_refused"]:
+        print("refused as not MQTT: %d connections (%d tshark messages), each starting with a "
+              "byte no MQTT sender may send" % (s["connections_refused"], s["tshark_refused"]))
     print("fields: compared %d, agreeing %d, disagreeing %d (excused by quirks %d); "
           "agreement %.4f%%" % (s["fields_compared"], s["fields_agreeing"], s["disagreements"],
                                 s["fields_excused"], 100.0 * s["agreement"]))
@@ -415,8 +466,14 @@ def print_report(s, max_diffs):
     for o in s["one_sided"][:max_diffs]:
         print("  %s: %s" % (o["side"].upper(), o["msg"]))
     if s["fields_only_in_tshark"] or s["fields_only_in_eve"]:
-        print("fields only one side produced (informational): tshark %s; eve %s" % (
+        print("fields only one side produced: tshark %s; eve %s" % (
             short(s["fields_only_in_tshark"], 300), short(s["fields_only_in_eve"], 300)))
+    if s["fields_missing"]:
+        print("fields missing on one side and not listed in quirks.NOT_PRODUCED: %d"
+              % s["fields_missing"])
+    for m in s["first_missing"][:max_diffs]:
+        print("  MISSING %s on %s side\n       tshark: %s\n       eve:    %s" % (
+            m["field"], m["missing_on"], m["tshark_msg"], m["eve_msg"]))
     if s["eve_src_is_client"].get("no"):
         print("note: %d aligned EVE records have src_ip/src_port = the server, not the client"
               % s["eve_src_is_client"]["no"])
@@ -448,8 +505,10 @@ def main(argv=None):
         return 2
     if bad_lines:
         notes.append("%d lines of %s are not JSON" % (bad_lines, args.eve))
-    pairs, t_only, e_only = align_all(tshark_connections(t_msgs), eve_connections(records))
-    summary = evaluate(pairs, t_only, e_only, args.quirks, args.max_diffs)
+    t_conns, e_conns = tshark_connections(t_msgs), eve_connections(records)
+    pairs, t_only, e_only = align_all(t_conns, e_conns)
+    summary = evaluate(pairs, t_only, e_only, args.quirks, args.max_diffs,
+                       refused_connections(t_conns, e_conns))
     summary.update({"pcap": args.pcap, "eve": args.eve, "ports": list(args.ports),
                     "quirks_applied": args.quirks, "tshark_notes": notes})
     print_report(summary, args.max_diffs)

@@ -93,3 +93,82 @@ ONE_SIDED_QUIRKS = {
                 "flow::session tests::oversized_message_is_recorded_and_its_body_skipped_across_slices",
     },
 }
+# Fields one side does not produce for a message both sides describe. For an aligned message, a
+# field present on one side only fails the comparison unless it is listed here under the side that
+# lacks it, and `when(tshark message, EVE mqtt_ml object)` holds for that very pair: a field that
+# one side stops producing is then caught, not silently left out of the comparison.
+def _malformed(t, e):
+    return e.get("malformed") is True
+
+
+def _wireshark_gave_up(t, e):
+    """Wireshark marked the message malformed without decoding even its type."""
+    return bool(t.get("ws_malformed")) and "msgtype" not in t
+
+
+def _always(t, e):
+    return True
+
+
+def _v31_connack(t, e):
+    """An MQTT 3.1 CONNACK: its first body byte is reserved there, and Wireshark shows no flags."""
+    return e.get("protocol_version") == 3 and e.get("msgtype") == 2
+
+
+def _header_qos_of_pubrel_subscribe_unsubscribe(t, e):
+    """Wireshark shows the header's DUP and QoS bits for PUBREL, SUBSCRIBE and UNSUBSCRIBE (whose
+    flag nibble MQTT fixes at 0010); EVE gives that whole byte as hdrflags. Excused only when
+    tshark's values are exactly those bits of EVE's hdrflags."""
+    h = e.get("hdrflags")
+    if e.get("msgtype") not in (6, 8, 10) or not isinstance(h, int):
+        return False
+    return t.get("qos", (h >> 1) & 3) == (h >> 1) & 3 and \
+        t.get("dupflag", bool(h & 8)) == bool(h & 8)
+
+
+NOT_PRODUCED = {
+    # Fields EVE has that tshark does not.
+    "tshark": {
+        "score": {"why": "the model's output, not a wire field", "when": _always},
+        "threshold": {"why": "the model's threshold, not a wire field", "when": _always},
+        "anomaly": {"why": "the model's verdict, not a wire field", "when": _always},
+        "top_features": {"why": "the score's explanation, not a wire field", "when": _always},
+        "score_failed": {"why": "the model's failure flag, not a wire field", "when": _always},
+        "dropped": {"why": "messages the plugin did not record, not a wire field",
+                    "when": _always},
+        "*": {"why": "Wireshark gave up on the message ('Malformed Packet', no field at all); "
+                     "EVE records its header", "when": _wireshark_gave_up},
+        "sub_topics": {"why": "Wireshark stops at a malformed SUBSCRIBE before listing its "
+                              "topics; EVE lists those it could read", "when": _malformed},
+        "unsub_topics": {"why": "as sub_topics, for UNSUBSCRIBE", "when": _malformed},
+        "conack_flags": {"why": "Wireshark 4.0.17 shows no acknowledge flags for an MQTT 3.1 "
+                                "CONNACK (the byte is reserved in 3.1); EVE gives the byte",
+                         "when": _v31_connack},
+        "conack_flags_sp": {"why": "as conack_flags", "when": _v31_connack},
+        "conack_flags_reserved": {"why": "as conack_flags", "when": _v31_connack},
+    },
+    # Fields tshark has that EVE does not.
+    "eve": {
+        "passwd": {"why": "EVE logs CONNECT passwords only with log-passwords: yes (passwd_len "
+                          "always)", "when": lambda t, e: "passwd_len" in e},
+        "msg": {"why": "EVE leaves out a malformed message's payload", "when": _malformed},
+        "msg_len": {"why": "as msg", "when": _malformed},
+        "topic_len": {"why": "EVE leaves out the topic of a PUBLISH whose body broke",
+                      "when": _malformed},
+        "proto_len": {"why": "EVE leaves out the protocol name of a CONNECT whose body broke",
+                      "when": _malformed},
+        "qos": {"why": "EVE has qos for PUBLISH only; hdrflags holds these header bits",
+                "when": _header_qos_of_pubrel_subscribe_unsubscribe},
+        "dupflag": {"why": "as qos", "when": _header_qos_of_pubrel_subscribe_unsubscribe},
+    },
+}
+
+
+def not_produced(side, field, t, e):
+    """Whether NOT_PRODUCED excuses `side` lacking `field` for this pair."""
+    entries = NOT_PRODUCED.get(side, {})
+    for name in (field, field.split(".")[0], "*"):
+        entry = entries.get(name)
+        if entry is not None and entry["when"](t, e):
+            return True
+    return False

@@ -4,10 +4,12 @@
 pub mod cases;
 pub mod cli_cases;
 pub mod eve_schema_cases;
+pub mod hardening_cases;
 pub mod install_cases;
 pub mod keyword_cases;
 pub mod rules_cases;
 pub mod scoring_cases;
+pub mod synth;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -66,7 +68,11 @@ impl Env {
         let yaml = std::env::var_os("SURICATA_YAML")
             .map(PathBuf::from)
             .unwrap_or_else(|| prefix.join("etc/suricata/suricata.yaml"));
-        let plugin = root.join("target/release/libmqtt_ml.so");
+        // MQTT_ML_PLUGIN runs the cases against another build (e.g. to see a new case fail on
+        // an older plugin).
+        let plugin = std::env::var_os("MQTT_ML_PLUGIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target/release/libmqtt_ml.so"));
         let wrapper = root.join("target/release/mqtt-ml");
         for p in [&yaml, &plugin, &wrapper] {
             if !p.is_file() {
@@ -170,9 +176,11 @@ impl Env {
     }
 
     /// Suricata's MQTT regression captures (MIT), if the datasets are present.
+    /// None when the folder is missing or holds no capture: a case that needs them then reports
+    /// a skip, never a pass.
     pub fn suricata_verify_pcaps(&self) -> Option<Vec<PathBuf>> {
         let d = self.datasets.join("suricata-verify");
-        d.is_dir().then(|| list(&d, &["pcap"]))
+        Some(list(&d, &["pcap"])).filter(|v| !v.is_empty())
     }
 
     /// MQTTset captures (CC BY-NC-SA, read in place), if present.

@@ -1,4 +1,5 @@
 use super::*;
+use crate::wire::probe_port;
 use crate::wire::test_util::hex;
 use crate::wire::{Malformations, Message};
 use ProtocolVersion::*;
@@ -347,4 +348,120 @@ fn resync_prefers_exact_framing_over_a_header_running_past_the_end() {
     let mut input = vec![0x61, 0x62, 0xFF];
     input.extend([0x30, 0x06, 0x00, 0x01, b't', 0x00, b'h', b'i']);
     assert_eq!(resync(&input), Some(3));
+}
+
+/// Other protocols on an MQTT port are not MQTT. At most 16 bytes: what Suricata shows the probe.
+#[test]
+fn probe_port_rejects_tls_http_and_others() {
+    let tls: &[&str] = &[
+        // ClientHello (TLS 1.0 record, 1.2 hello), ServerHello, alert, application data,
+        // change cipher spec, SSLv2-compatible hello.
+        "160301020001000 1fc0303a1b2c3d4e5f6",
+        "160303007a0200007603035f1e2d3c4b5a",
+        "15030300020228",
+        "17030300351a2b3c4d5e6f708192a3b4c5",
+        "140303000101",
+        "80b2010300010089000000",
+    ];
+    for t in tls {
+        let b = hex(&t.replace(' ', ""));
+        assert_eq!(probe_port(&b), Probe::NotMqtt, "TLS {t}");
+    }
+    let text: &[&[u8]] = &[
+        b"GET / HTTP/1.1\r\nHost: x\r\n",
+        b"POST /api HTTP/1.1\r\n",
+        b"PUT /x HTTP/1.1\r\n",
+        b"PATCH /x HTTP/1.1\r\n",
+        b"HEAD / HTTP/1.0\r\n",
+        b"OPTIONS * HTTP/1.1\r\n",
+        b"DELETE /x HTTP/1.1\r\n",
+        b"CONNECT a:443 HTTP/1.1\r\n",
+        b"HTTP/1.1 200 OK\r\n",
+        b"HTTP/1.0 404 Not Found\r\n",
+        b"SSH-2.0-OpenSSH_9.2p1\r\n",
+        b"220 mail ESMTP\r\n",
+        b"* OK IMAP4 ready\r\n",
+        b"+OK POP3 ready\r\n",
+        b"{\"jsonrpc\":\"2.0\"}",
+    ];
+    for t in text {
+        let t = &t[..t.len().min(16)];
+        assert_eq!(
+            probe_port(t),
+            Probe::NotMqtt,
+            "{}",
+            String::from_utf8_lossy(t)
+        );
+    }
+}
+
+/// Random bytes are not MQTT: a fixed sample of 16-byte buffers, of which at most 1 in 1000 may
+/// pass for a midstream MQTT message sequence.
+#[test]
+fn probe_port_rejects_random_binary() {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let n = 20_000;
+    let mut accepted = 0;
+    for _ in 0..n {
+        let a = next().to_le_bytes();
+        let b = next().to_le_bytes();
+        let buf = [a, b].concat();
+        if probe_port(&buf) != Probe::NotMqtt {
+            accepted += 1;
+        }
+    }
+    eprintln!("{accepted} of {n} random 16-byte buffers taken for MQTT");
+    assert!(
+        accepted * 1000 <= n,
+        "{accepted} of {n} random buffers taken for MQTT"
+    );
+}
+
+/// What must stay MQTT: any message a broker or client starts a segment with, a CONNECT with a
+/// broken protocol name (an attack the parser flags), and short input that may still become MQTT.
+#[test]
+fn probe_port_keeps_mqtt() {
+    let mqtt: &[&str] = &[
+        "102b00044d51545404c2003c0013",   // CONNECT 3.1.1
+        "102b00044d51545803c2003c",       // CONNECT, bad protocol name
+        "100d00284d5154540402001e000178", // CONNECT, bad protocol name length
+        "20",                             // CONNACK's first byte, alone in its segment
+        "20020000",                       // CONNACK
+        "2003000000",                     // CONNACK 5.0, no properties
+        "300a0004612f622f6869",           // PUBLISH a/b/hi
+        "32090003612f6200016869",         // PUBLISH QoS 1
+        "3d0700017400016869",             // PUBLISH QoS 2 dup retain
+        "40020001",                       // PUBACK
+        "4004000110",                     // PUBACK 5.0 reason 0x10
+        "50020001",                       // PUBREC
+        "62020001",                       // PUBREL
+        "70020001",                       // PUBCOMP
+        "8206000100016100",               // SUBSCRIBE
+        "9003000100",                     // SUBACK
+        "a20500010001",                   // UNSUBSCRIBE (cut)
+        "b0020001",                       // UNSUBACK
+        "c000",                           // PINGREQ
+        "d000c000d000",                   // PINGRESP, PINGREQ, PINGRESP
+        "e000",                           // DISCONNECT
+        "f000",                           // AUTH (5.0)
+        "30ff7f0003612f62",               // PUBLISH longer than the input
+        "40020001d000",                   // PUBACK then PINGRESP
+    ];
+    for m in mqtt {
+        let b = hex(&m.replace(' ', ""));
+        assert!(
+            matches!(probe_port(&b), Probe::Mqtt(_)),
+            "{m}: {:?}",
+            probe_port(&b)
+        );
+    }
+    assert_eq!(probe_port(&[]), Probe::NeedMore);
+    assert_eq!(probe_port(&hex("10")), Probe::NeedMore);
+    assert_eq!(probe_port(&hex("102b00044d51")), Probe::NeedMore);
 }
