@@ -171,6 +171,15 @@ impl SourceTable {
     pub fn observe(&mut self, addr: IpAddr, event: SourceEvent, ts: Micros) -> SourceCounts {
         let addr = self.key(addr);
         let epoch = ts / self.bucket_width;
+        // Reading, a close or an anomaly never creates an entry: only what a client does to
+        // connect (CONNECT, a refused login) claims a place in the table.
+        if matches!(
+            event,
+            SourceEvent::Other | SourceEvent::Closed | SourceEvent::Anomaly
+        ) && !self.entries.contains_key(&addr)
+        {
+            return SourceCounts::default();
+        }
         if event == SourceEvent::Other {
             return self
                 .entries

@@ -134,6 +134,10 @@ NOT_PRODUCED = {
         "anomaly": {"why": "the model's verdict, not a wire field", "when": _always},
         "top_features": {"why": "the score's explanation, not a wire field", "when": _always},
         "score_failed": {"why": "the model's failure flag, not a wire field", "when": _always},
+        "above_threshold": {"why": "the score against the threshold, not a wire field",
+                            "when": _always},
+        "evidence": {"why": "the decision's accumulated evidence, not a wire field",
+                     "when": _always},
         "dropped": {"why": "messages the plugin did not record, not a wire field",
                     "when": _always},
         "*": {"why": "Wireshark gave up on the message ('Malformed Packet', no field at all); "

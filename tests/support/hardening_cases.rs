@@ -86,7 +86,13 @@ pub fn max_tx_drops_nothing_unlogged(env: &Env) -> Outcome {
     let run = env.run(
         "publish-burst",
         &pcap,
-        &["--set", "app-layer.protocols.mqtt-ml.max-tx=100"],
+        // The full record: it carries the payloads that tell the messages apart.
+        &[
+            "--set",
+            "app-layer.protocols.mqtt-ml.max-tx=100",
+            "--set",
+            "app-layer.protocols.mqtt-ml.eve-record=full",
+        ],
     );
     ensure!(run.ok(), "{}", run.describe());
     let recs = run.records();
