@@ -223,11 +223,15 @@ def summarize(streams):
     return s
 
 
-def label_streams(streams, records, default_label=None):
+def label_streams(streams, records, default_label=None, host_labels=None):
     """Give every stream the label of the one recorded connection it belongs to.
 
-    A stream matches a record when the client port is the same and the stream starts while the
-    record's connection could have been open. Returns (rows, errors)."""
+    A stream matches a record when the client port (and address, when the record has one) is the
+    same and the stream starts while the record's connection could have been open. A stream with
+    no such record takes the label of its client address from host_labels ({ip: label}, for hosts
+    whose every connection has one class but whose ports are not known, e.g. behind NAT), else
+    default_label. Returns (rows, errors)."""
+    host_labels = host_labels or {}
     by_port = collections.defaultdict(list)
     for rec in records:
         if rec["port"] is not None:
@@ -241,17 +245,22 @@ def label_streams(streams, records, default_label=None):
             continue
         cands = [r for r in by_port.get(st["client"][1], [])
                  if r["t0"] - 1.0 <= st["first"] <= (r["t1"] if r["t1"] else float("inf")) + 1.0
-                 and id(r) not in used]
+                 and r.get("ip") in (None, st["client"][0]) and id(r) not in used]
         if len(cands) > 1:   # the same port twice: take the connection opened last before it
             cands = [max((r for r in cands if r["t0"] - 1.0 <= st["first"]),
                          key=lambda r: r["t0"])]
-        if not cands:
+        if not cands and st["client"][0] in host_labels:
+            label = host_labels[st["client"][0]]
+        elif not cands:
             if default_label is None:
                 errors.append(f"stream {sid} (client port {st['client'][1]}): no recorded "
                               f"connection")
                 continue
             label = default_label
         else:
+            if host_labels.get(st["client"][0], cands[0]["label"]) != cands[0]["label"]:
+                errors.append(f"stream {sid}: recorded as {cands[0]['label']} but its host "
+                              f"{st['client'][0]} is {host_labels[st['client'][0]]}")
             used.add(id(cands[0]))
             label = cands[0]["label"]
         rows.append({"src_ip": st["client"][0], "src_port": st["client"][1],
