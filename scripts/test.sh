@@ -27,5 +27,7 @@ tests/capi/run.sh
 tests/capi/zeek_syntax.sh
 step "EVE schema and Elastic asset self-tests"
 "$MQTT_ML_CACHE/venv/bin/python" -m unittest discover -s tests/schema -p 'test_*.py'
+step "corpus generator: environments, address plans, label matching, fuzzer (no generation)"
+"$MQTT_ML_CACHE/venv/bin/python" -m unittest discover -s tests/corpus -p 'test_*.py'
 step "training pipeline, quick run (generated traffic, 3 epochs) and plugin/Python score agreement"
 training/run.sh --quick

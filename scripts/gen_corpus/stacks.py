@@ -209,6 +209,8 @@ class Device:
                 cl.subscribe(d["topic"], d["qos"], props=props)
                 while ctx.sleep(0.5):
                     pass
+                cl.c.unsubscribe(d["topic"])       # UNSUBSCRIBE / UNSUBACK before leaving
+                ctx.stop.wait(0.3)
                 return
             reconnect_at = None
             if d.get("reconnect_at"):
@@ -407,8 +409,8 @@ def versions(modules):
     """Versions of every broker and client stack, for the manifests."""
     import paho.mqtt
     out = {"mosquitto": infra.tool_version(["mosquitto", "-h"], "version"),
-           "mosquitto_pub": infra.tool_version(["mosquitto_pub", "--help"], "mosquitto_pub"),
-           "mosquitto_sub": infra.tool_version(["mosquitto_sub", "--help"], "mosquitto_sub"),
+           "mosquitto_pub": infra.tool_version(["mosquitto_pub", "--help"], "version"),
+           "mosquitto_sub": infra.tool_version(["mosquitto_sub", "--help"], "version"),
            "paho-mqtt": paho.mqtt.__version__,
            "node": infra.tool_version(["node", "--version"])}
     try:

@@ -119,6 +119,7 @@ async function main () {
     if (version === 5) subOpts.properties = { subscriptionIdentifier: 7 }
     c.subscribe(cfg.topic, subOpts)
     while (left() > 0) await sleep(250)
+    await new Promise((resolve) => { c.unsubscribe(cfg.topic, () => resolve()); setTimeout(resolve, 1000) })
   } else if (cfg.role === 'sleepy') {
     while (left() > 500 && sent < count) {
       await publish(c, cfg.topic, payload(sent), cfg.qos, cfg.retain, sent); sent++
