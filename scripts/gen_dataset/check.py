@@ -125,6 +125,7 @@ def analyze(pcap, port):
                                  "qos": collections.Counter(), "connack": collections.Counter(),
                                  "kalive": collections.Counter(), "ver": collections.Counter(),
                                  "retained": 0, "malformed_frames": 0, "expert_warn_frames": 0,
+                                 "malformed_retransmitted": 0,
                                  "topics": set(), "anomalies": collections.Counter(),
                                  "c2s_tcp": 0, "c2s_mqtt": 0, "connects": 0,
                                  "closed_by": set()}
@@ -164,6 +165,10 @@ def analyze(pcap, port):
                               if x.strip() in ("1", "True"))
         if r["_ws.malformed"]:
             st["malformed_frames"] += 1
+            # tshark calls a frame malformed when a retransmitted segment overlaps what it has
+            # reassembled: a TCP event, not MQTT content (counted apart for who wants to tell)
+            if any(g == PI_SEQUENCE for g in _ints(r["_ws.expert.group"])):
+                st["malformed_retransmitted"] += 1
         # Expert warnings/errors, except TCP's sequence analysis (a client closing with unread
         # data gets an RST, which says nothing about the MQTT in the stream).
         if any(s >= EXPERT_WARN and g != PI_SEQUENCE for s, g in
@@ -191,6 +196,7 @@ def summarize(streams):
     topics = set()
     s = {"connections": len(streams), "frames": 0, "bytes": 0, "retained": 0,
          "streams_malformed": 0, "streams_expert_warn": 0, "malformed_frames": 0,
+         "streams_malformed_by_retransmission": 0,
          "streams_flagged": 0, "streams_open_at_end": 0}  # no FIN from both or RST
     reasons = collections.Counter()
     first = min((st["first"] for st in streams.values()), default=0.0)
@@ -207,6 +213,8 @@ def summarize(streams):
         s["retained"] += st["retained"]
         s["malformed_frames"] += st["malformed_frames"]
         s["streams_malformed"] += 1 if st["malformed_frames"] else 0
+        s["streams_malformed_by_retransmission"] += 1 if st["malformed_frames"] and \
+            st["malformed_frames"] == st["malformed_retransmitted"] else 0
         s["streams_expert_warn"] += 1 if st["expert_warn_frames"] else 0
         s["streams_flagged"] += 1 if st["flagged"] else 0
         s["streams_open_at_end"] += 1 if len(st["closed_by"]) < 2 else 0
