@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # One-time (idempotent, cached) setup for mqtt-ml on Debian 12:
-#   - Debian packages: Suricata build deps, tshark (reference dissector), mosquitto (traffic generator)
+#   - Debian packages: Suricata build deps, tshark (reference dissector), mosquitto (traffic generator),
+#     nftables (the corpus generator's NAT routers)
 #   - Suricata 8.0.7 built from Debian's upstream tarball into a cached prefix, unless a Suricata 8
 #     with plugin support is already on PATH
 #   - the TensorFlow Lite C library (scripts/setup-tflite.sh) and the Python environment for
-#     training and the traffic generator (scripts/setup-venv.sh)
+#     training and the traffic generator (scripts/setup-venv.sh), the corpus generator's Node.js
+#     broker and client (scripts/setup-corpus.sh)
 #   - the plugin itself (cargo build --release)
 # A second run takes seconds: every step checks for its own result first.
 set -euo pipefail
@@ -22,6 +24,7 @@ APT_PACKAGES=(
   build-essential pkg-config curl ca-certificates xz-utils
   libpcap-dev libyaml-dev libjansson-dev libpcre2-dev libcap-ng-dev libmagic-dev liblz4-dev zlib1g-dev
   tshark mosquitto mosquitto-clients tcpdump python3 python3-venv
+  nftables  # NAT routers of scripts/gen-corpus.py
 )
 
 apt_install_missing() {
@@ -87,6 +90,7 @@ main() {
   log "suricata: $("$SURICATA_PREFIX/bin/suricata" -V 2>&1 | head -n1)"
   log "tflite: $("$ROOT/scripts/setup-tflite.sh")"
   log "python: $("$ROOT/scripts/setup-venv.sh")"
+  log "corpus stacks: $("$ROOT/scripts/setup-corpus.sh")"
   if [ "${MQTT_ML_SKIP_PLUGIN:-0}" != 1 ]; then
     "$ROOT/scripts/build-plugin.sh"
   fi

@@ -30,5 +30,7 @@ tests/capi/zeek_syntax.sh
 step "EVE schema, Elastic asset and tshark comparison self-tests"
 "$MQTT_ML_CACHE/venv/bin/python" -m unittest discover -s tests/schema -p 'test_*.py'
 "$MQTT_ML_CACHE/venv/bin/python" -m unittest discover -s tests/reference -p 'test_*.py'
+step "corpus generator: environments, address plans, label matching, fuzzer (no generation)"
+"$MQTT_ML_CACHE/venv/bin/python" -m unittest discover -s tests/corpus -p 'test_*.py'
 step "training pipeline, quick run (generated traffic, 3 epochs) and plugin/Python score agreement"
 training/run.sh --quick

@@ -2,7 +2,9 @@
 
 Each function takes the scenario context (broker address, connection log, deadline, stop flag), a
 seeded random generator and the scale's parameters, and returns a small dict of what it did. Every
-loop is bounded by a count and by ctx.deadline; every socket has a timeout.
+loop is bounded by a count and by ctx.deadline; every socket has a timeout. When the parameters
+hold "username" and "password", flood, slowite and malaria log in with them (credentials taken
+from a device, on a broker that refuses anonymous clients).
 """
 
 import select
@@ -23,9 +25,12 @@ def rand_text(rng, n):
 def _drain(cl, stop):
     """Read and throw away whatever the broker sends (PUBACKs of the flood)."""
     while not stop.is_set():
+        sock = cl.sock
+        if sock is None:
+            return
         try:
-            cl.sock.settimeout(0.2)
-            if not cl.sock.recv(65536):
+            sock.settimeout(0.2)
+            if not sock.recv(65536):
                 return
         except socket.timeout:
             continue
@@ -40,7 +45,8 @@ def flood(ctx, rng, p):
     sent = qos1 = 0
     stop = threading.Event()
     try:
-        cl.send(m.connect(f"flood-{rng.randrange(16**8):08x}", keepalive=60))
+        cl.send(m.connect(f"flood-{rng.randrange(16**8):08x}", keepalive=60,
+                          username=p.get("username"), password=p.get("password")))
         if cl.wait_for(m.CONNACK) is None:
             raise RuntimeError("flood: no CONNACK")
         t = threading.Thread(target=_drain, args=(cl, stop), daemon=True)
@@ -66,7 +72,8 @@ def flood(ctx, rng, p):
 
 # --- slowite -----------------------------------------------------------------------------------
 def slowite(ctx, rng, p):
-    """Many connections with keep-alive 65535 held open, each sending almost nothing.
+    """Many connections with keep-alive 65535 (or one of p["keepalives"]) held open, each sending
+    almost nothing.
 
     Styles: 'idle' (CONNECT, then silence), 'ping' (CONNECT, a PINGREQ now and then), 'trickle'
     (the CONNECT itself sent a byte at a time), 'partial' (CONNECT, then a PUBLISH header whose
@@ -84,7 +91,8 @@ def slowite(ctx, rng, p):
             style = rng.choices(styles, weights)[0]
             cid = f"slowite{i}"
             ver = m.V5 if rng.random() < p["v5_share"] else m.V311
-            pkt = m.connect(cid, keepalive=65535, version=ver)
+            pkt = m.connect(cid, keepalive=rng.choice(p.get("keepalives", [65535])), version=ver,
+                            username=p.get("username"), password=p.get("password"))
             try:
                 cl = m.RawClient(ctx.host, ctx.port, ctx.conns, "slowite", timeout=3)
             except OSError:
@@ -384,22 +392,25 @@ def _cases():
 CASES = _cases()
 
 
-def malformed(ctx, rng, p):
+def malformed(ctx, rng, p, cases=None):
     """One raw TCP connection per fuzzed message (mutated or deliberately invalid MQTT).
 
-    Every case is used once first, then cases are drawn at random; a few workers run side by side
-    because the broker often just waits for the rest of a broken packet."""
+    Every case (of `cases`, default CASES) is used once first, then cases are drawn at random; a
+    few workers run side by side because the broker often just waits for the rest of a broken
+    packet."""
     import random
+    cases = cases or CASES
     plan = []
     for i in range(p["count"]):
-        name, f = CASES[i] if i < len(CASES) else rng.choice(CASES)
+        name, f = cases[i] if i < len(cases) else rng.choice(cases)
         plan.append((name, f, rng.randrange(2**32), rng.uniform(*p["pause"])))
     used = {}
     lock = threading.Lock()
     nxt = [0]
     end = min(ctx.deadline, time.monotonic() + p["secs"])
 
-    def worker():
+    def worker(index):
+        ctx.thread_init(index)
         while time.monotonic() < end and not ctx.stop.is_set():
             with lock:
                 i = nxt[0]
@@ -426,7 +437,8 @@ def malformed(ctx, rng, p):
                 used[name] = used.get(name, 0) + 1
             time.sleep(pause)
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(p["workers"])]
+    threads = [threading.Thread(target=worker, args=(k,), daemon=True)
+               for k in range(p["workers"])]
     for t in threads:
         t.start()
     for t in threads:
@@ -439,7 +451,8 @@ def _malaria_client(ctx, rng, p, idx, stats):
     cid = f"mqtt-malaria-{p['host_tag']}-{idx}"
     cl = m.RawClient(ctx.host, ctx.port, ctx.conns, "malaria", timeout=3)
     try:
-        cl.send(m.connect(cid, keepalive=60))
+        cl.send(m.connect(cid, keepalive=60, username=p.get("username"),
+                          password=p.get("password")))
         if cl.wait_for(m.CONNACK, timeout=3) is None:
             return
         n = rng.randint(*p["burst"])
@@ -483,7 +496,8 @@ def malaria(ctx, rng, p):
     nxt = [0]
     end = min(ctx.deadline, time.monotonic() + p["secs"])
 
-    def worker():
+    def worker(index):
+        ctx.thread_init(index)
         while time.monotonic() < end and not ctx.stop.is_set():
             with lock:
                 i = nxt[0]
@@ -501,7 +515,8 @@ def malaria(ctx, rng, p):
                     stats[k] += v
             time.sleep(p["pause"])
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(p["workers"])]
+    threads = [threading.Thread(target=worker, args=(k,), daemon=True)
+               for k in range(p["workers"])]
     for t in threads:
         t.start()
     for t in threads:

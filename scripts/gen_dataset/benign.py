@@ -40,10 +40,19 @@ def make_passwords(rng):
 
 
 class Client:
-    """A paho client whose every TCP connection is recorded in the ConnLog with `label`."""
+    """A paho client whose every TCP connection is recorded in the ConnLog with `label`.
 
-    def __init__(self, ctx, client_id, user, version, keepalive, label="benign", will=None):
+    user None: anonymous; password None: the user's password from ctx.passwords. clean False:
+    a persistent session (3.x clean session off; 5.0 clean start off with session_expiry s).
+    reconnect: paho reconnects by itself after the broker went away."""
+
+    def __init__(self, ctx, client_id, user, version, keepalive, label="benign", will=None,
+                 password=None, clean=True, session_expiry=0, reconnect=False):
         self.ctx = ctx
+        self.password = password
+        self.clean = clean
+        self.session_expiry = session_expiry
+        self.reconnect = reconnect
         self.client_id = client_id
         self.user = user
         self.version = version
@@ -64,7 +73,8 @@ class Client:
             rec = self.ctx.conns.opening(self.label)
             rec["t0"] -= 1.0
             self.rec = rec
-        self.ctx.conns.opened(rec, sock.getsockname()[1])
+        local = sock.getsockname()
+        self.ctx.conns.opened(rec, local[1], local[0])
 
     def _sock_close(self, _c, _u, _sock):
         if self.rec is not None:
@@ -86,11 +96,15 @@ class Client:
     def connect(self, timeout=5.0):
         kw = {"callback_api_version": mqtt.CallbackAPIVersion.VERSION2,
               "client_id": self.client_id, "protocol": self.version,
-              "reconnect_on_failure": False}
+              "reconnect_on_failure": self.reconnect}
         if self.version != V5:
-            kw["clean_session"] = True
+            kw["clean_session"] = self.clean
         c = mqtt.Client(**kw)
-        c.username_pw_set(self.user, self.ctx.passwords[self.user])
+        if self.reconnect:
+            c.reconnect_delay_set(min_delay=1, max_delay=2)
+        if self.user is not None:
+            c.username_pw_set(self.user, self.password if self.password is not None
+                              else self.ctx.passwords[self.user])
         if self.will:
             c.will_set(self.will[0], self.will[1], qos=1, retain=True)
         c.on_socket_open = self._sock_open
@@ -104,11 +118,11 @@ class Client:
         props = None
         if self.version == V5:
             props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = 0
+            props.SessionExpiryInterval = self.session_expiry
             props.ReceiveMaximum = 20
         try:
             if self.version == V5:
-                c.connect(self.ctx.host, self.ctx.port, self.keepalive, clean_start=True,
+                c.connect(self.ctx.host, self.ctx.port, self.keepalive, clean_start=self.clean,
                           properties=props)
             else:
                 c.connect(self.ctx.host, self.ctx.port, self.keepalive)

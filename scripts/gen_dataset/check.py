@@ -125,6 +125,7 @@ def analyze(pcap, port):
                                  "qos": collections.Counter(), "connack": collections.Counter(),
                                  "kalive": collections.Counter(), "ver": collections.Counter(),
                                  "retained": 0, "malformed_frames": 0, "expert_warn_frames": 0,
+                                 "malformed_retransmitted": 0,
                                  "topics": set(), "anomalies": collections.Counter(),
                                  "c2s_tcp": 0, "c2s_mqtt": 0, "connects": 0,
                                  "closed_by": set()}
@@ -164,6 +165,10 @@ def analyze(pcap, port):
                               if x.strip() in ("1", "True"))
         if r["_ws.malformed"]:
             st["malformed_frames"] += 1
+            # tshark calls a frame malformed when a retransmitted segment overlaps what it has
+            # reassembled: a TCP event, not MQTT content (counted apart for who wants to tell)
+            if any(g == PI_SEQUENCE for g in _ints(r["_ws.expert.group"])):
+                st["malformed_retransmitted"] += 1
         # Expert warnings/errors, except TCP's sequence analysis (a client closing with unread
         # data gets an RST, which says nothing about the MQTT in the stream).
         if any(s >= EXPERT_WARN and g != PI_SEQUENCE for s, g in
@@ -191,6 +196,7 @@ def summarize(streams):
     topics = set()
     s = {"connections": len(streams), "frames": 0, "bytes": 0, "retained": 0,
          "streams_malformed": 0, "streams_expert_warn": 0, "malformed_frames": 0,
+         "streams_malformed_by_retransmission": 0,
          "streams_flagged": 0, "streams_open_at_end": 0}  # no FIN from both or RST
     reasons = collections.Counter()
     first = min((st["first"] for st in streams.values()), default=0.0)
@@ -207,6 +213,8 @@ def summarize(streams):
         s["retained"] += st["retained"]
         s["malformed_frames"] += st["malformed_frames"]
         s["streams_malformed"] += 1 if st["malformed_frames"] else 0
+        s["streams_malformed_by_retransmission"] += 1 if st["malformed_frames"] and \
+            st["malformed_frames"] == st["malformed_retransmitted"] else 0
         s["streams_expert_warn"] += 1 if st["expert_warn_frames"] else 0
         s["streams_flagged"] += 1 if st["flagged"] else 0
         s["streams_open_at_end"] += 1 if len(st["closed_by"]) < 2 else 0
@@ -223,11 +231,15 @@ def summarize(streams):
     return s
 
 
-def label_streams(streams, records, default_label=None):
+def label_streams(streams, records, default_label=None, host_labels=None):
     """Give every stream the label of the one recorded connection it belongs to.
 
-    A stream matches a record when the client port is the same and the stream starts while the
-    record's connection could have been open. Returns (rows, errors)."""
+    A stream matches a record when the client port (and address, when the record has one) is the
+    same and the stream starts while the record's connection could have been open. A stream with
+    no such record takes the label of its client address from host_labels ({ip: label}, for hosts
+    whose every connection has one class but whose ports are not known, e.g. behind NAT), else
+    default_label. Returns (rows, errors)."""
+    host_labels = host_labels or {}
     by_port = collections.defaultdict(list)
     for rec in records:
         if rec["port"] is not None:
@@ -241,17 +253,22 @@ def label_streams(streams, records, default_label=None):
             continue
         cands = [r for r in by_port.get(st["client"][1], [])
                  if r["t0"] - 1.0 <= st["first"] <= (r["t1"] if r["t1"] else float("inf")) + 1.0
-                 and id(r) not in used]
+                 and r.get("ip") in (None, st["client"][0]) and id(r) not in used]
         if len(cands) > 1:   # the same port twice: take the connection opened last before it
             cands = [max((r for r in cands if r["t0"] - 1.0 <= st["first"]),
                          key=lambda r: r["t0"])]
-        if not cands:
+        if not cands and st["client"][0] in host_labels:
+            label = host_labels[st["client"][0]]
+        elif not cands:
             if default_label is None:
                 errors.append(f"stream {sid} (client port {st['client'][1]}): no recorded "
                               f"connection")
                 continue
             label = default_label
         else:
+            if host_labels.get(st["client"][0], cands[0]["label"]) != cands[0]["label"]:
+                errors.append(f"stream {sid}: recorded as {cands[0]['label']} but its host "
+                              f"{st['client'][0]} is {host_labels[st['client'][0]]}")
             used.add(id(cands[0]))
             label = cands[0]["label"]
         rows.append({"src_ip": st["client"][0], "src_port": st["client"][1],

@@ -21,8 +21,11 @@ class GenError(Exception):
     """A failure with a message meant for the user."""
 
 
+LOG_NAME = "gen-dataset"      # the generator's name in front of every log line
+
+
 def log(msg):
-    print(f"[gen-dataset] {msg}", flush=True)
+    print(f"[{LOG_NAME}] {msg}", flush=True)
 
 
 # A signal that arrives while a process is being started waits until its PID is on record,
@@ -85,10 +88,12 @@ def stop_all():
             pass
 
 
-def listening_ports():
-    """Ports with a listening TCP socket (any address), from /proc/net/tcp{,6}."""
+def listening_ports(pid=None):
+    """Ports with a listening TCP socket (any address), from /proc/net/tcp{,6}: of this process's
+    network namespace, or of the one process `pid` is in."""
     ports = set()
-    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+    base = "/proc/net" if pid is None else f"/proc/{pid}/net"
+    for name in (f"{base}/tcp", f"{base}/tcp6"):
         try:
             with open(name) as f:
                 next(f)
@@ -126,11 +131,14 @@ class Broker:
     """A private mosquitto on 127.0.0.1:port with its config, password file and log in `workdir`.
 
     users: {name: password}; anonymous: whether clients without credentials are accepted
-    (named users must always give their right password)."""
+    (named users must always give their right password). host: the address to listen on; netns:
+    the network namespace to run in (None: this one)."""
 
-    def __init__(self, workdir, port, users, anonymous):
+    def __init__(self, workdir, port, users, anonymous, host=HOST, netns=None):
         self.dir = workdir
         self.port = port
+        self.host = host
+        self.netns = netns
         self.proc = None
         os.makedirs(workdir, exist_ok=True)
         passwd = os.path.join(workdir, "passwd")
@@ -143,7 +151,7 @@ class Broker:
         self.log_path = os.path.join(workdir, "broker.log")
         self.conf = os.path.join(workdir, "mosquitto.conf")
         lines = [
-            f"listener {port} {HOST}",
+            f"listener {port} {host}",
             "persistence false",
             "log_dest stderr",
             "log_type error",
@@ -160,14 +168,16 @@ class Broker:
             f.write("\n".join(lines) + "\n")
 
     def start(self):
-        if self.port in listening_ports():
+        if self.netns is None and self.port in listening_ports():
             raise GenError(f"port {self.port} is already in use; pick another with --port")
-        self._log = open(self.log_path, "w")
-        self.proc = start_proc(["mosquitto", "-c", self.conf], stdout=self._log,
-                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self._log = open(self.log_path, "a")
+        self.proc = start_proc(netns_argv(self.netns) + ["mosquitto", "-c", self.conf],
+                               stdout=self._log, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL)
         try:
-            wait_until(f"mosquitto listening on {HOST}:{self.port}",
-                       lambda: self.proc.poll() is None and self.port in listening_ports(), 10)
+            wait_until(f"mosquitto listening on {self.host}:{self.port}",
+                       lambda: self.proc.poll() is None
+                       and self.port in listening_ports(self.proc.pid), 10)
         except GenError:
             raise GenError(f"mosquitto did not start; log:\n{self.tail()}")
 
@@ -189,22 +199,32 @@ class Broker:
             self._log = None
 
 
-class Capture:
-    """tcpdump on lo, only the broker's port, written packet by packet (-U)."""
+def netns_argv(netns):
+    """The command prefix that runs a program in network namespace `netns` (None: this one)."""
+    return ["ip", "netns", "exec", netns] if netns else []
 
-    def __init__(self, workdir, port, path):
+
+class Capture:
+    """tcpdump on lo (or `iface` in namespace `netns`), only the broker's port (and `host`),
+    written packet by packet (-U)."""
+
+    def __init__(self, workdir, port, path, iface="lo", host=HOST, netns=None):
         self.path = path
         self.port = port
+        self.iface = iface
+        self.host = host
+        self.netns = netns
         self.err_path = os.path.join(workdir, "tcpdump.log")
         self.proc = None
         self.dropped = None
 
     def start(self):
-        argv = ["tcpdump", "-i", "lo", "-n", "-s", "65600", "-B", "65536", "-U",
-                "-w", self.path]
+        argv = netns_argv(self.netns) + ["tcpdump", "-i", self.iface, "-n", "-s", "65600",
+                                         "-B", "65536", "-U", "-w", self.path]
         if os.geteuid() == 0:
             argv += ["-Z", "root"]
-        argv.append(f"host {HOST} and tcp port {self.port}")
+        argv.append(f"host {self.host} and tcp port {self.port}" if self.host
+                    else f"tcp port {self.port}")
         self._err = open(self.err_path, "w")
         self.proc = start_proc(argv, stdout=subprocess.DEVNULL, stderr=self._err,
                                stdin=subprocess.DEVNULL)
@@ -243,22 +263,24 @@ class Capture:
 class ConnLog:
     """Which client opened which TCP connection, and as what class.
 
-    Each record: label, t0 (wall clock before connect), port (local port, once connected),
-    t1 (wall clock after close; None while open). Captured streams are matched to these by client
-    port and time, which is how every stream gets exactly one label."""
+    Each record: label, t0 (wall clock before connect), port (local port, once connected), ip
+    (local address, when several hosts share the log), t1 (wall clock after close; None while
+    open). Captured streams are matched to these by client address, port and time, which is how
+    every stream gets exactly one label."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.recs = []
 
     def opening(self, label):
-        rec = {"label": label, "t0": time.time(), "port": None, "t1": None}
+        rec = {"label": label, "t0": time.time(), "port": None, "ip": None, "t1": None}
         with self.lock:
             self.recs.append(rec)
         return rec
 
-    def opened(self, rec, port):
+    def opened(self, rec, port, ip=None):
         rec["port"] = port
+        rec["ip"] = ip
 
     def closed(self, rec):
         if rec["t1"] is None:
@@ -301,6 +323,9 @@ class Ctx:
         self.soft_end = deadline          # after this, loops wind down (disconnect cleanly)
         self.stop = threading.Event()
         self.passwords = passwords or {}
+        # Called first by every worker thread a scenario starts, with the worker's index (the
+        # corpus generator puts each worker into its own host's network namespace here).
+        self.thread_init = lambda _index: None
 
     def left(self):
         return self.deadline - time.monotonic()

@@ -114,7 +114,8 @@ class RawClient:
         except OSError:
             conns.failed(self.rec)
             raise
-        conns.opened(self.rec, self.sock.getsockname()[1])
+        local = self.sock.getsockname()
+        conns.opened(self.rec, local[1], local[0])
 
     def send(self, data):
         self.sock.sendall(data)
