@@ -46,8 +46,11 @@ VALIDATORS = validators()
 def scored(rec, score=0.0357142873108387, top=3):
     """A record as logged with a model loaded: scoring fields first, as the plugin writes them."""
     r = copy.deepcopy(rec)
-    names = ["malformed", "tcp_len", "qos"][:top]
+    names = ["malformed", "flow_msg_rate", "src_open"][:top]
     m = {"score": score, "threshold": 0.02, "anomaly": score > 0.02,
+         "above_threshold": score > 0.02,
+         "evidence": {"connection": 1.0, "client": 0,
+                      "reason": "extreme" if score > 0.02 else "none"},
          "top_features": [{"name": n, "error": 0.5 / (i + 1)} for i, n in enumerate(names)]}
     m.update(r["mqtt_ml"])
     r["mqtt_ml"] = m
@@ -63,7 +66,8 @@ def publish():
 
 
 def connect_v5():
-    return first(lambda r: "will_properties" in r["mqtt_ml"])
+    return first(lambda r: "will_properties" in r.get("mqtt_ml", {})
+                 and "user_properties" in r["mqtt_ml"].get("properties", {}))
 
 
 def subscribe():
@@ -236,7 +240,7 @@ class Docs(unittest.TestCase):
             if node.get("type") == "array":
                 node = node["items"]
             for k, sub in node.get("properties", {}).items():
-                name = f"{prefix}.{k}" if prefix in ("tcp", "flow", "src") else k
+                name = f"{prefix}.{k}" if prefix in ("tcp", "flow", "src", "evidence") else k
                 named = re.search(rf"`{re.escape(name)}\b", text) or f'"{k}"' in text
                 if k not in scoring and not named:
                     missing.append(name)
