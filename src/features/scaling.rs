@@ -9,6 +9,13 @@ use super::vector::RawVector;
 /// Clip bounds of scaled values.
 pub const LOW: f32 = -1.0;
 pub const HIGH: f32 = 2.0;
+/// The smallest range a feature is scaled by, in transformed units (a factor of e for `log1p`
+/// features, one step for flags). Benign training data that happened to barely vary (QoS 2
+/// exchanges answered within 5 ms on every training network) must not make an ordinary value
+/// elsewhere (25 ms) look like the most extreme one: a value is only "far out" when it is far in
+/// absolute terms too. A feature that never varied in training therefore counts a departure of
+/// one unit (a flag that was always 0 and is now 1) fully, and smaller ones in proportion.
+pub const MIN_RANGE: f32 = 1.0;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scaling {
@@ -50,22 +57,13 @@ impl Scaling {
         Ok(s)
     }
 
-    /// Scales into `out`: `(x - min) / (max - min)` clipped to [LOW, HIGH]. A feature that never
-    /// varied in training maps to 0 at its value, HIGH above and LOW below it, so any departure
-    /// counts fully; NaN maps to HIGH.
+    /// Scales into `out`: `(x - min) / max(max - min, MIN_RANGE)` clipped to [LOW, HIGH]; NaN
+    /// maps to HIGH.
     pub fn apply(&self, raw: &RawVector, out: &mut RawVector) {
         for i in 0..WIDTH {
             let (lo, hi, x) = (self.min[i], self.max[i], raw[i]);
-            let range = hi - lo;
-            let v = if range > f32::EPSILON {
-                ((x - lo) / range).clamp(LOW, HIGH)
-            } else if x > lo {
-                HIGH
-            } else if x < lo {
-                LOW
-            } else {
-                0.0
-            };
+            let range = (hi - lo).max(MIN_RANGE);
+            let v = ((x - lo) / range).clamp(LOW, HIGH);
             out[i] = if v.is_nan() { HIGH } else { v };
         }
     }
@@ -76,21 +74,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scales_clips_and_handles_constant_features() {
+    fn scales_clips_and_floors_narrow_ranges() {
         let mut min = vec![0.0; WIDTH];
         let mut max = vec![2.0; WIDTH];
         min[1] = 5.0;
         max[1] = 5.0;
+        min[6] = 0.0;
+        max[6] = 0.005;
         let s = Scaling::new(&min, &max).unwrap();
         let mut raw = [1.0f32; WIDTH];
         raw[2] = 9.0;
         raw[3] = -1.0;
         raw[4] = f32::NAN;
         raw[5] = 3.0;
+        raw[6] = 0.025;
         let mut out = [0.0; WIDTH];
         s.apply(&raw, &mut out);
         assert_eq!(out[0], 0.5);
-        assert_eq!(out[1], LOW, "constant feature, value below");
+        assert_eq!(out[1], LOW, "constant feature, a whole unit or more below");
         assert_eq!(
             out[2], HIGH,
             "far above the training range: clipped, not lost"
@@ -101,9 +102,14 @@ mod tests {
             out[5], 1.5,
             "above the training range, still told apart from its maximum"
         );
+        assert!(
+            (out[6] - 0.025).abs() < 1e-7,
+            "a narrow training range is scaled by MIN_RANGE: {}",
+            out[6]
+        );
         raw[1] = 6.0;
         s.apply(&raw, &mut out);
-        assert_eq!(out[1], HIGH, "constant feature, value above");
+        assert_eq!(out[1], 1.0, "constant feature, one unit above");
         raw[1] = 5.0;
         s.apply(&raw, &mut out);
         assert_eq!(out[1], 0.0, "constant feature, at its value");

@@ -125,7 +125,7 @@ pub fn schema_json() -> Value {
         "features": FEATURES.iter().map(|f| f.name).collect::<Vec<_>>(),
         "transforms": FEATURES.iter().map(|f| f.transform.name()).collect::<Vec<_>>(),
         "docs": FEATURES.iter().map(|f| f.doc).collect::<Vec<_>>(),
-        "scaling": "x' = clip((transform(x) - min) / (max - min), -1, 2); when max - min <= f32 epsilon: 0 at min, 2 above, -1 below; NaN -> 2",
+        "scaling": "x' = clip((transform(x) - min) / max(max - min, 1), -1, 2); NaN -> 2",
     })
 }
 
