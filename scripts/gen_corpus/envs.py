@@ -159,7 +159,7 @@ CAMPUS = {
         dev("noc", "mqttjs", "subscriber", 5, 60, 2, 0, "campus/#", user="noc",
             clean=False, session_expiry=600),
         dev("weather", "mosquitto_pub", "periodic", 3, 60, 0, 2.0, "campus/roof/weather",
-            copies=2),
+            retain=True, copies=2),
         dev("alarms", "mosquitto_sub", "subscriber", 5, 5, 1, 0, "campus/+/alarm"),
         dev("locker", "paho", "sleepy", 4, 1800, 1, 10.0, "campus/gym/locker"),
         dev("counter", "paho", "burst", 5, 40, 0, 10.0, "campus/gate/counter", user="counter",

@@ -357,12 +357,13 @@ class Device:
             msg = "-m \"{\\\"id\\\":\\\"%s\\\",\\\"seq\\\":$i,\\\"t\\\":$(date +%%s)}\"" % d["name"]
             auth = self._auth_args()
         count = int(secs / d["interval"]) + 1
-        # Bounded by count and by time: no new message (nor sleep) once the end is near.
-        step = int(d["interval"] + 0.999) + 1
+        # Bounded by count and by time: no message in the last 2 s, no sleep past the end.
+        step = int(d["interval"] + 0.999)
         script = (f"end=$(( $(date +%s) + {int(secs)} )); i=0; "
-                  f"while [ $i -lt {count} ] && [ $(( $(date +%s) + {step} )) -lt $end ]; do "
+                  f"while [ $i -lt {count} ] && [ $(( $(date +%s) + 2 )) -lt $end ]; do "
                   f"{base} -i {q(d['name'])}-$i {auth} {msg} >/dev/null 2>&1 || true; "
-                  f"i=$((i+1)); sleep {d['interval']}; done")
+                  f"i=$((i+1)); [ $(( $(date +%s) + {step} )) -lt $end ] || break; "
+                  f"sleep {d['interval']}; done")
         self._out = open(os.path.join(self.rt.workdir, f"pub-{d['name']}.log"), "w")
         self.proc = infra.start_proc(infra.netns_argv(self.ns) + ["sh", "-c", script],
                                      stdout=self._out, stderr=subprocess.STDOUT,
