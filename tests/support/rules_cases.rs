@@ -67,7 +67,7 @@ pub fn shipped_rules(env: &Env) -> Outcome {
     // when the attacker and the benign devices beside it are different clients. (In the loopback
     // captures gen-*.pcap every host is 127.0.0.1, one client for the rules.)
     for class in CLASSES {
-        let pcap = env.pcap(&format!("ns-home-{class}-a.pcap"));
+        let pcap = env.pcap(&format!("ns-home/{class}-a.pcap"));
         let found = match alerts(env, &format!("rules-ns-{class}"), &pcap) {
             Ok(a) => a,
             Err(o) => return o,
@@ -76,7 +76,7 @@ pub fn shipped_rules(env: &Env) -> Outcome {
         let mine: Vec<&Value> = found.iter().filter(|a| class_of(a) == class).collect();
         ensure!(
             !mine.is_empty(),
-            "ns-home-{class}-a.pcap: the {class} rule did not fire; alerts: {:?}",
+            "ns-home/{class}-a.pcap: the {class} rule did not fire; alerts: {:?}",
             found
                 .iter()
                 .map(|a| a["alert"]["signature_id"].clone())
@@ -93,14 +93,14 @@ pub fn shipped_rules(env: &Env) -> Outcome {
             if c == "anomaly" {
                 ensure!(
                     label != "benign" && label != "?",
-                    "ns-home-{class}-a.pcap: the anomaly rule {} fired on a {label} connection {key:?}",
+                    "ns-home/{class}-a.pcap: the anomaly rule {} fired on a {label} connection {key:?}",
                     a["alert"]["signature_id"]
                 );
                 continue;
             }
             ensure!(
                 c == label,
-                "ns-home-{class}-a.pcap: {c} rule {} fired on a {label} connection {key:?}",
+                "ns-home/{class}-a.pcap: {c} rule {} fired on a {label} connection {key:?}",
                 a["alert"]["signature_id"]
             );
         }
@@ -150,9 +150,9 @@ pub fn shipped_rules(env: &Env) -> Outcome {
             // mqtt-auth-fail.pcap holds six refused logins in a row: brute force, by design.
             (n.starts_with("mqtt") && !n.starts_with("mqtt-auth-fail"))
                 || n.starts_with("gen-benign")
-                || n.starts_with("ns-home-benign")
         })
         .collect();
+    benign.push(env.pcap("ns-home/benign-a.pcap"));
     if mqttset.is_dir() {
         for dir in ["benign", "benign-5mb"] {
             if let Ok(rd) = std::fs::read_dir(mqttset.join(dir)) {
