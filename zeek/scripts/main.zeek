@@ -1,7 +1,7 @@
 ##! Scores every MQTT message with the mqtt-ml autoencoder, as the mqtt-ml Suricata plugin does.
 ##!
-##! For each message Zeek's MQTT analyzer reports, this script builds the 28 features of the
-##! mqtt-ml feature schema (v1: same names, order and transforms), from the message, the
+##! For each message Zeek's MQTT analyzer reports, this script builds the 12 features of the
+##! mqtt-ml feature schema (v3: same names, order and transforms), from the message, the
 ##! connection's state and a bounded per-client table with the plugin's sliding window, scores
 ##! the vector with the MQTT_ML::Scoring plugin (libmqtt_ml.so), writes one mqtt_ml.log record
 ##! and raises MQTT_ML::Anomaly when the score exceeds the threshold. Zeek's events do not expose
@@ -48,11 +48,10 @@ export {
 	## suppressed.
 	option notice_suppress = 10 min;
 
-	## Read the flags and payload length of the TCP segment that carried
-	## each message from :zeek:id:`tcp_packet` (exact for in-order streams).
-	## This handles every TCP packet of connections to :zeek:id:`MQTT_ML::ports`;
-	## turn it off to save that cost, and the two features fall back to the
-	## benign constant flags (PSH|ACK) and the message's own size.
+	## Note the TCP segment that carried each message from
+	## :zeek:id:`tcp_packet` (``timed_by_segment`` in the log). This handles
+	## every TCP packet of connections to :zeek:id:`MQTT_ML::ports`; turn it
+	## off to save that cost (no feature depends on it).
 	option segment_facts = T;
 
 	## Server ports whose TCP segments are watched before the first MQTT
@@ -94,8 +93,8 @@ export {
 		top_features: vector of string &log &optional;
 		## Their squared errors (scaled units), in the same order.
 		top_errors: vector of double &log &optional;
-		## T when ``tcp_flags`` and ``tcp_len`` come from the carrying TCP
-		## segment, F when they are the fallback constants.
+		## T when the TCP segment that carried the message was seen
+		## (:zeek:id:`tcp_packet`, with :zeek:id:`MQTT_ML::segment_facts`).
 		timed_by_segment: bool &log;
 		## The raw feature vector (schema order, transformed, unscaled); only
 		## with :zeek:id:`MQTT_ML::log_features`.
@@ -149,10 +148,6 @@ export {
 
 	## Per-connection state, kept on the connection record.
 	type ConnState: record {
-		## Time of the connection's first MQTT message, microseconds.
-		first_msg: count &optional;
-		## Latest message time, microseconds.
-		prev_msg: count &optional;
 		## Messages so far, both directions.
 		msgs: count &default=0;
 		## CONNACKs so far.
@@ -161,6 +156,18 @@ export {
 		failed_auth: count &default=0;
 		## QoS 2 PUBLISHes (DUP clear) not yet matched by a PUBCOMP.
 		pending_qos2: count &default=0;
+		## Start times (microseconds) of the oldest incomplete QoS 2 exchanges,
+		## oldest first, at most 64.
+		qos2_started: vector of count &default=vector();
+		## Decayed message and byte counts (10 s time constant) and when they
+		## were last updated, microseconds.
+		rate_msgs: double &default=0.0;
+		rate_bytes: double &default=0.0;
+		rate_at: count &optional;
+		## Hash of the CONNECT's user name and password, for its CONNACK.
+		creds: string &optional;
+		## This connection counts among its client's open connections.
+		counted_open: bool &default=F;
 		## Protocol level of the connection's CONNECT (0 until seen).
 		version: count &default=0;
 		## Flags byte of the latest data segment from the originator.
@@ -182,6 +189,10 @@ export {
 		connects: count &default=0;
 		## Refused CONNACKs sent to the address.
 		failed_auth: count &default=0;
+		## Distinct credentials among the refused logins (at most 32).
+		refused_secrets: count &default=0;
+		## Connections of the address that sent CONNECT and have not ended.
+		open: count &default=0;
 	};
 
 	## The feature vector of message ``m`` on connection ``c``, updating the
@@ -222,7 +233,13 @@ type SourceEntry: record {
 	connects: vector of count;
 	failed: vector of count;
 	last_seen: count;
+	## Refused credential hashes and the bucket index they were last refused in.
+	secrets: table[string] of count &default=table();
+	open: count &default=0;
 };
+
+const SECRETS = 32;
+const RATE_TAU = 10.0;
 
 global sources: table[addr] of SourceEntry;
 global last_sweep = 0;
@@ -302,7 +319,7 @@ function bucket_width(): count
 
 function window_total(e: SourceEntry, epoch: count): SourceCounts
 	{
-	local t = SourceCounts();
+	local t = SourceCounts($open=e$open);
 	for ( i in e$epochs )
 		{
 		if ( e$epochs[i] + BUCKETS > epoch && e$epochs[i] <= epoch )
@@ -310,6 +327,11 @@ function window_total(e: SourceEntry, epoch: count): SourceCounts
 			t$connects += e$connects[i];
 			t$failed_auth += e$failed[i];
 			}
+		}
+	for ( h, ep in e$secrets )
+		{
+		if ( ep + BUCKETS > epoch && ep <= epoch )
+			t$refused_secrets += 1;
 		}
 	return t;
 	}
@@ -325,7 +347,7 @@ function make_room(now: count)
 		local idle: set[addr] = set();
 		for ( a, e in sources )
 			{
-			if ( now >= e$last_seen + window )
+			if ( e$open == 0 && now >= e$last_seen + window )
 				add idle[a];
 			}
 		for ( a in idle )
@@ -351,12 +373,14 @@ function make_room(now: count)
 		delete sources[victim];
 	}
 
-# Counts a CONNECT (connect), a refused CONNACK (failed) or nothing for client `a` at `now`
-# (microseconds), and returns the counts in the window ending at `now`.
-function observe_source(a: addr, connect: bool, failed: bool, now: count): SourceCounts
+# Counts what client `a` did at `now` (microseconds): "connect", "failed" (a refused CONNACK,
+# with the hash of the refused credentials or ""), "closed" (a connection that had sent CONNECT
+# ended) or "" (nothing), and returns the counts in the window ending at `now`. Only a CONNECT or
+# a refusal claims a place in the table.
+function observe_source(a: addr, what: string, secret: string, now: count): SourceCounts
 	{
 	local epoch = now / bucket_width();
-	if ( ! connect && ! failed )
+	if ( what == "" || ( what == "closed" && a !in sources ) )
 		return a in sources ? window_total(sources[a], epoch) : SourceCounts();
 	if ( a !in sources )
 		{
@@ -369,6 +393,12 @@ function observe_source(a: addr, connect: bool, failed: bool, now: count): Sourc
 	local e = sources[a];
 	if ( now > e$last_seen )
 		e$last_seen = now;
+	if ( what == "closed" )
+		{
+		if ( e$open > 0 )
+			e$open -= 1;
+		return window_total(e, epoch);
+		}
 	local i = epoch % BUCKETS;
 	if ( e$epochs[i] != epoch )
 		{
@@ -376,11 +406,47 @@ function observe_source(a: addr, connect: bool, failed: bool, now: count): Sourc
 		e$connects[i] = 0;
 		e$failed[i] = 0;
 		}
-	if ( connect )
+	if ( what == "connect" )
+		{
 		e$connects[i] += 1;
+		e$open += 1;
+		}
 	else
+		{
 		e$failed[i] += 1;
+		if ( secret != "" )
+			{
+			if ( secret !in e$secrets && |e$secrets| >= SECRETS )
+				{
+				# Forget the oldest refused secret.
+				local oldest = "";
+				local oldest_epoch = 0;
+				local first = T;
+				for ( h, ep in e$secrets )
+					{
+					if ( first || ep < oldest_epoch )
+						{
+						oldest = h;
+						oldest_epoch = ep;
+						first = F;
+						}
+					}
+				delete e$secrets[oldest];
+				}
+			e$secrets[secret] = epoch;
+			}
+		}
 	return window_total(e, epoch);
+	}
+
+# The connection ended (or its session did: a refused login, a DISCONNECT): it no longer holds
+# one of its client's slots.
+function close_session(c: connection, now: count)
+	{
+	if ( ! c?$mqtt_ml || ! c$mqtt_ml$counted_open )
+		return;
+	c$mqtt_ml$counted_open = F;
+	observe_source(c$id$orig_h, "closed", "", now);
 	}
 
 function features(c: connection, m: Msg): vector of double
@@ -389,11 +455,6 @@ function features(c: connection, m: Msg): vector of double
 	local now = micros(network_time());
 
 	# The connection so far (the plugin's FlowStats).
-	if ( ! st?$first_msg )
-		st$first_msg = now;
-	local time_delta = st?$prev_msg ? seconds_between(st$prev_msg, now) : 0.0;
-	if ( ! st?$prev_msg || now > st$prev_msg )
-		st$prev_msg = now;
 	st$msgs += 1;
 	if ( m?$connack_code )
 		{
@@ -402,63 +463,66 @@ function features(c: connection, m: Msg): vector of double
 			st$failed_auth += 1;
 		}
 	if ( m$msgtype == 3 && m$qos == 2 && ! m$dup )
+		{
 		st$pending_qos2 += 1;
+		if ( |st$qos2_started| < 64 )
+			st$qos2_started += now;
+		}
 	else if ( m$msgtype == 7 && st$pending_qos2 > 0 )
+		{
 		st$pending_qos2 -= 1;
-	local time_relative = seconds_between(st$first_msg, now);
-	local failed_rate = st$connacks == 0 ? 0.0 : count_to_double(st$failed_auth) / count_to_double(st$connacks);
+		if ( |st$qos2_started| > st$pending_qos2 )
+			{
+			local rest: vector of count = vector();
+			for ( i in st$qos2_started )
+				if ( i > 0 )
+					rest += st$qos2_started[i];
+			st$qos2_started = rest;
+			}
+		}
+	local qos2_age = |st$qos2_started| > 0 ? seconds_between(st$qos2_started[0], now) : 0.0;
+	# Decayed message and byte rates (out-of-order times decay nothing).
+	local dt = st?$rate_at ? seconds_between(st$rate_at, now) : 0.0;
+	local decay = exp(-dt / RATE_TAU);
+	local wire_len = 1 + varint_len(m$len) + m$len;
+	st$rate_msgs = st$rate_msgs * decay + 1.0;
+	st$rate_bytes = st$rate_bytes * decay + count_to_double(wire_len);
+	if ( ! st?$rate_at || now > st$rate_at )
+		st$rate_at = now;
 
 	# The client address across connections.
-	local src = observe_source(c$id$orig_h, m$msgtype == 1 && m$is_orig,
-	    m?$connack_code && m$connack_code != 0 && ! m$is_orig, now);
-
-	# The carrying TCP segment, else the benign constant flags and the message's own size.
-	local tcp_flags = 24;
-	local tcp_len = 1 + varint_len(m$len) + m$len;
-	last_timed = F;
-	if ( m$is_orig && st?$orig_flags )
+	local what = "";
+	local secret = "";
+	if ( m$msgtype == 1 && m$is_orig && ! st$counted_open )
 		{
-		tcp_flags = st$orig_flags;
-		tcp_len = st$orig_len;
-		last_timed = T;
+		what = "connect";
+		st$counted_open = T;
 		}
-	else if ( ! m$is_orig && st?$resp_flags )
+	else if ( m?$connack_code && m$connack_code != 0 && ! m$is_orig )
 		{
-		tcp_flags = st$resp_flags;
-		tcp_len = st$resp_len;
-		last_timed = T;
+		what = "failed";
+		secret = st?$creds ? st$creds : "";
 		}
+	local src = observe_source(c$id$orig_h, what, secret, now);
+	# A refused login or a DISCONNECT ends the session.
+	if ( ( m?$connack_code && m$connack_code != 0 && ! m$is_orig ) || ( m$msgtype == 14 && m$is_orig ) )
+		close_session(c, now);
 
-	local msgs = count_to_double(st$msgs);
+	last_timed = ( m$is_orig && st?$orig_flags ) || ( ! m$is_orig && st?$resp_flags );
+	local refused = m?$connack_code && m$connack_code != 0;
 	return vector(
-		count_to_double(tcp_flags),                    # tcp_flags
-		log1p(count_to_double(tcp_len)),               # tcp_len
-		log1p(time_delta),                             # time_delta
 		count_to_double(m$msgtype),                    # msgtype
-		count_to_double(m$qos),                        # qos
-		b2d(m$dup),                                    # dupflag
-		b2d(m$retain),                                 # retain
-		log1p(count_to_double(m$len)),                 # len
-		log1p(count_to_double(m$msgid)),               # msgid
-		log1p(m$kalive),                               # kalive
-		b2d(m$cleansess),                              # conflag_cleansess
-		b2d(m$uname),                                  # conflag_uname
-		b2d(m$passwd),                                 # conflag_passwd
-		b2d(m$will),                                   # conflag_willflag
-		log1p(count_to_double(m$clientid_len)),        # clientid_len
-		count_to_double(m$ver),                        # ver
-		m?$connack_code ? count_to_double(m$connack_code) : 0.0, # conack_val
-		log1p(count_to_double(m$topic_len)),           # topic_len
-		log1p(count_to_double(m$payload_len)),         # payload_len
+		b2d(! m$is_orig),                              # direction
 		b2d(m$malformed),                              # malformed
-		log1p(time_relative),                          # flow_time
-		log1p(msgs),                                   # flow_msgs
-		log1p(msgs / (time_relative > 1.0 ? time_relative : 1.0)), # flow_msg_rate
-		failed_rate,                                   # flow_failed_auth_rate
-		log1p(count_to_double(st$pending_qos2)),       # flow_pending_qos2
+		b2d(refused),                                  # refused
+		log1p(st$rate_msgs / RATE_TAU),                # flow_msg_rate
+		log1p(st$rate_bytes / RATE_TAU),               # flow_byte_rate
+		log1p(count_to_double(st$failed_auth)),        # flow_failed_auth
+		log1p(qos2_age),                               # qos2_pending_age
 		log1p(count_to_double(src$connects)),          # src_connects
 		log1p(count_to_double(src$failed_auth)),       # src_failed_auth
-		b2d(! m$is_orig)                               # direction
+		log1p(count_to_double(src$refused_secrets)),   # src_refused_secrets
+		log1p(count_to_double(src$open))               # src_open
 	);
 	}
 
@@ -596,6 +660,8 @@ event mqtt_connect(c: connection, msg: MQTT::ConnectMsg)
 		len += string_field_len(msg$password);
 	local st = state(c);
 	st$version = msg$protocol_version;
+	st$creds = md5_hash(cat(msg?$username ? msg$username : "", "\x00",
+	    msg?$password ? msg$password : "", msg?$username, msg?$password));
 	process(c, Msg($msgtype=1, $is_orig=T, $len=len,
 	    $kalive=interval_to_double(msg$keep_alive), $cleansess=msg$clean_session,
 	    $uname=msg?$username, $passwd=msg?$password, $will=msg?$will_topic,
@@ -721,6 +787,7 @@ event mqtt_disconnect(c: connection)
 event connection_state_remove(c: connection)
 	{
 	# Nothing outlives the connection but the per-client window (bounded separately).
+	close_session(c, micros(network_time()));
 	if ( c?$mqtt_ml )
 		delete c$mqtt_ml;
 	}
