@@ -5,7 +5,7 @@
 #   scripts/demo.sh [capture.pcap] [output-dir]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PCAP=${1:-$ROOT/pcaps/gen-malaria-a.pcap}
+PCAP=${1:-$ROOT/pcaps/ns-home/bruteforce-a.pcap}
 OUT=${2:-$ROOT/out/demo}
 "$ROOT/scripts/setup.sh"
 # shellcheck source=scripts/env.sh

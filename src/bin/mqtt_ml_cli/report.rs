@@ -98,7 +98,7 @@ impl Summary {
         let note = match (self.scored, self.threshold) {
             (0, _) if self.messages == 0 => String::new(),
             (0, _) => "  (no scores: scoring is off)".to_string(),
-            (_, Some(t)) => format!("  (score > {t:.6})"),
+            (_, Some(t)) => format!("  (decided; threshold {t:.6})"),
             _ => String::new(),
         };
         out.push_str(&format!(
@@ -421,7 +421,7 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.contains("anomalies                        4  (score > 0.040000)"),
+            table.contains("anomalies                        4  (decided; threshold 0.040000)"),
             "{table}"
         );
         assert!(
