@@ -35,38 +35,6 @@ sys.path.insert(0, HERE)
 from gen_corpus import envs  # noqa: E402  (pure: needs nothing installed)
 
 
-def cache_dir():
-    if os.environ.get("MQTT_ML_CACHE"):
-        return os.environ["MQTT_ML_CACHE"]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "mqtt-ml")
-
-
-def ensure_python_stacks():
-    """Import paho-mqtt and gmqtt, or re-run this script under the project venv that has them."""
-    try:
-        import gmqtt  # noqa: F401
-        import paho.mqtt  # noqa: F401
-        return
-    except ImportError:
-        pass
-    if os.environ.get("GEN_CORPUS_REEXEC"):
-        sys.exit("gen-corpus: paho-mqtt or gmqtt is still missing in the venv; "
-                 "see training/requirements-gen.txt")
-    venv = os.path.join(cache_dir(), "venv")
-    py = os.path.join(venv, "bin", "python")
-    req = os.path.join(ROOT, "training", "requirements-gen.txt")
-    if not os.path.exists(py):
-        print(f"[gen-corpus] creating {venv}", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", venv], check=True, timeout=300)
-    probe = subprocess.run([py, "-c", "import paho.mqtt, gmqtt"], capture_output=True)
-    if probe.returncode != 0:
-        print(f"[gen-corpus] installing {os.path.relpath(req, ROOT)} into {venv}", flush=True)
-        subprocess.run([py, "-m", "pip", "install", "-q", "-r", req], check=True, timeout=600)
-    os.environ["GEN_CORPUS_REEXEC"] = "1"
-    os.execv(py, [py, os.path.abspath(__file__)] + sys.argv[1:])
-
-
 def ensure_node_stacks():
     r = subprocess.run([os.path.join(HERE, "setup-corpus.sh")], capture_output=True, text=True,
                        timeout=600)
@@ -170,7 +138,8 @@ def main():
                  "mosquitto_sub", "node", "npm"):
         if not shutil.which(tool):
             sys.exit(f"gen-corpus: {tool} not found (scripts/setup.sh installs what is needed)")
-    ensure_python_stacks()
+    from gen_dataset.venv import ensure_modules
+    ensure_modules(__file__, ["paho.mqtt", "gmqtt"], "gen-corpus")
     modules = ensure_node_stacks()
     from gen_corpus import run, stacks
     from gen_dataset import infra

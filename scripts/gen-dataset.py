@@ -36,37 +36,6 @@ ROOT = os.path.dirname(HERE)
 CLASSES = ["benign", "flood", "slowite", "bruteforce", "malformed", "malaria"]
 
 
-def cache_dir():
-    if os.environ.get("MQTT_ML_CACHE"):
-        return os.environ["MQTT_ML_CACHE"]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "mqtt-ml")
-
-
-def ensure_paho():
-    """Import paho-mqtt, or re-run this script under the project venv that has it."""
-    try:
-        import paho.mqtt  # noqa: F401
-        return
-    except ImportError:
-        pass
-    if os.environ.get("GEN_DATASET_REEXEC"):
-        sys.exit("gen-dataset: paho-mqtt is still missing in the venv; "
-                 "see training/requirements-gen.txt")
-    venv = os.path.join(cache_dir(), "venv")
-    py = os.path.join(venv, "bin", "python")
-    req = os.path.join(ROOT, "training", "requirements-gen.txt")
-    if not os.path.exists(py):
-        print(f"[gen-dataset] creating {venv}", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", venv], check=True, timeout=300)
-    probe = subprocess.run([py, "-c", "import paho.mqtt"], capture_output=True)
-    if probe.returncode != 0:
-        print(f"[gen-dataset] installing {os.path.relpath(req, ROOT)} into {venv}", flush=True)
-        subprocess.run([py, "-m", "pip", "install", "-q", "-r", req], check=True, timeout=600)
-    os.environ["GEN_DATASET_REEXEC"] = "1"
-    os.execv(py, [py, os.path.abspath(__file__)] + sys.argv[1:])
-
-
 # Parameters per scale. Times are seconds; every scenario is also cut off by a hard deadline.
 SCALES = {
     "small": {
@@ -298,8 +267,9 @@ def main():
         if not shutil.which(tool):
             sys.exit(f"gen-dataset: {tool} not found "
                      f"(apt-get install -y mosquitto mosquitto-clients tcpdump tshark)")
-    ensure_paho()
     sys.path.insert(0, HERE)
+    from gen_dataset.venv import ensure_modules
+    ensure_modules(__file__, ["paho.mqtt"], "gen-dataset")
     from gen_dataset import infra
 
     # Ctrl-C, SIGTERM and SIGHUP all end the run through the finally below (also when started
