@@ -77,14 +77,6 @@ def run_seed(seed, cls, run):
     return int(h[:12], 16)
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def capture_one(args, ws, cls, run, seed):
     """Run one class once: fresh broker, capture, scenario; returns (tmp pcap, records, info)."""
     from gen_dataset import attacks, benign, infra
@@ -148,7 +140,7 @@ def process(args, cls, run, seed, pcap, records, info):
     from gen_dataset import check, infra
     name = f"{args.prefix}{cls}-{run}"
     streams = check.analyze(pcap, args.port)
-    _ANALYSES[sha256(pcap)] = streams
+    _ANALYSES[infra.sha256(pcap)] = streams
     rows, errors = check.label_streams(streams, records)
     if errors:
         raise infra.GenError(f"{name}: labelling failed: " + "; ".join(errors[:5]))
@@ -169,8 +161,8 @@ def process(args, cls, run, seed, pcap, records, info):
                              f"both sides"})
     return {
         "class": cls, "run": run, "seed": seed,
-        "pcap": os.path.basename(out_pcap), "pcap_sha256": sha256(out_pcap),
-        "labels": os.path.basename(out_labels), "labels_sha256": sha256(out_labels),
+        "pcap": os.path.basename(out_pcap), "pcap_sha256": infra.sha256(out_pcap),
+        "labels": os.path.basename(out_labels), "labels_sha256": infra.sha256(out_labels),
         "file_bytes": os.path.getsize(out_pcap),
         "connections": summary["connections"], "messages": summary["messages"],
         "frames": summary["frames"], "bytes_on_wire": summary["bytes"],
@@ -187,14 +179,14 @@ def final_check(out_dir, entries, port):
     """Re-read every written pcap and label file: each TCP stream has exactly one label row.
 
     tshark's view of a capture is reused when the file's sha256 is the one it was made from."""
-    from gen_dataset import check
+    from gen_dataset import check, infra
     problems = []
     for e in entries:
         path = os.path.join(out_dir, e["pcap"])
-        streams = _ANALYSES.get(sha256(path)) or check.analyze(path, port)
+        streams = _ANALYSES.get(infra.sha256(path)) or check.analyze(path, port)
         rows = check.read_labels(os.path.join(out_dir, e["labels"]))
         errs = check.verify_labels(streams, rows)
-        if sha256(os.path.join(out_dir, e["pcap"])) != e["pcap_sha256"]:
+        if infra.sha256(os.path.join(out_dir, e["pcap"])) != e["pcap_sha256"]:
             errs.append("pcap changed after it was written")
         e["label_check"] = "ok" if not errs else errs[:10]
         problems += [f"{e['pcap']}: {x}" for x in errs[:5]]
@@ -213,7 +205,7 @@ def print_table(entries):
 
 
 def cmd_check(args):
-    from gen_dataset import check
+    from gen_dataset import check, infra
     mpath = args.check
     if os.path.isdir(mpath):
         cands = sorted(f for f in os.listdir(mpath) if f.endswith("manifest.json"))
@@ -227,7 +219,7 @@ def cmd_check(args):
     for e in man["captures"]:
         streams = check.analyze(os.path.join(out_dir, e["pcap"]), man["port"])
         errs = check.verify_labels(streams, check.read_labels(os.path.join(out_dir, e["labels"])))
-        if sha256(os.path.join(out_dir, e["pcap"])) != e["pcap_sha256"]:
+        if infra.sha256(os.path.join(out_dir, e["pcap"])) != e["pcap_sha256"]:
             errs.append("sha256 differs from the manifest")
         print(f"{e['pcap']}: {len(streams)} streams, " + ("ok" if not errs else "; ".join(errs[:3])))
         bad += bool(errs)

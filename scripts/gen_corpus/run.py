@@ -28,14 +28,6 @@ def run_seed(seed, env, cls, what=""):
     return int(h[:12], 16)
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def make_passwords(env, rng):
     alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
     users = sorted({d["user"] for d in env["devices"] if d.get("user")})
@@ -279,7 +271,7 @@ def process(env, cls, out_dir, pcap, records, host_labels, info, analyses):
     shutil.copyfile(pcap, out_pcap)
     os.chmod(out_pcap, 0o644)
     check.write_labels(out_labels, rows)
-    analyses[sha256(out_pcap)] = streams
+    analyses[infra.sha256(out_pcap)] = streams
     summary = check.summarize(streams)
     per_class = check.per_class_summaries(streams, rows)
     for s in per_class.values():
@@ -287,8 +279,8 @@ def process(env, cls, out_dir, pcap, records, host_labels, info, analyses):
     checks = corpus_checks(env, cls, summary, per_class, info)
     return {
         "class": cls, "run": "a",
-        "pcap": os.path.basename(out_pcap), "pcap_sha256": sha256(out_pcap),
-        "labels": os.path.basename(out_labels), "labels_sha256": sha256(out_labels),
+        "pcap": os.path.basename(out_pcap), "pcap_sha256": infra.sha256(out_pcap),
+        "labels": os.path.basename(out_labels), "labels_sha256": infra.sha256(out_labels),
         "file_bytes": os.path.getsize(out_pcap),
         "connections": summary["connections"], "messages": summary["messages"],
         "frames": summary["frames"], "bytes_on_wire": summary["bytes"],
@@ -340,7 +332,7 @@ def run_env(env, out_root, seconds, seed, classes, prefix, modules, versions):
     problems = []
     for e in entries:          # re-read what was written: every stream exactly one label row
         path = os.path.join(out_dir, e["pcap"])
-        digest = sha256(path)
+        digest = infra.sha256(path)
         streams = analyses.get(digest) or check.analyze(path, envs.PORT)
         errs = check.verify_labels(streams, check.read_labels(os.path.join(out_dir, e["labels"])))
         if digest != e["pcap_sha256"]:

@@ -28,8 +28,8 @@ NODE_DIR = os.path.join(HERE, "node")
 VERSION_FLAG = {3: "mqttv31", 4: "mqttv311", 5: "mqttv5"}
 
 
-class AedesBroker:
-    """aedes (npm) on node, same interface as gen_dataset.infra.Broker."""
+class AedesBroker(infra.Broker):
+    """aedes (npm) on node: gen_dataset.infra.Broker's life cycle with another server."""
 
     def __init__(self, workdir, port, users, anonymous, host, netns_name, modules):
         self.dir = workdir
@@ -56,23 +56,6 @@ class AedesBroker:
                              and self.port in infra.listening_ports(self.proc.pid), 15)
         except infra.GenError:
             raise infra.GenError(f"aedes did not start; log:\n{self.tail()}")
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def tail(self, n=15):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return "".join(f.readlines()[-n:])
-        except OSError:
-            return ""
-
-    def stop(self):
-        infra.stop_proc(self.proc)
-        self.proc = None
-        if getattr(self, "_log", None):
-            self._log.close()
-            self._log = None
 
 
 def make_broker(env, workdir, users, host, netns_name, modules):

@@ -4,6 +4,7 @@ Every process is started here with its PID kept, and stopped by that PID (TERM, 
 KILL). Nothing is ever looked up or killed by name.
 """
 
+import hashlib
 import os
 import shutil
 import signal
@@ -197,6 +198,15 @@ class Broker:
         if getattr(self, "_log", None):
             self._log.close()
             self._log = None
+
+
+def sha256(path):
+    """The file's SHA-256, hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def netns_argv(netns):
