@@ -168,7 +168,7 @@ def pct(v: float, digits: int) -> str:
     return "-" if v != v else f"{v:.{digits}%}"
 
 
-def run(a, schema, c, caps, fit, export_metadata, log) -> dict:
+def run(a, c, caps, fit, export_metadata, log) -> dict:
     """The whole evaluation: one fold per environment with benign training data elsewhere.
 
     `fit(train_mask, val_mask)` returns what pipeline.fit returns; `export_metadata(t)` the

@@ -247,7 +247,7 @@ def step_evaluate(a, schema, c, t, caps):
 
 def step_loeo(a, schema, c, caps):
     from . import loeo
-    return loeo.run(a, schema, c, caps,
+    return loeo.run(a, c, caps,
                     fit=lambda tr, va: fit(a, c, tr, va, a.loeo_epochs),
                     export_metadata=lambda t: metadata(a, schema, t, t["thresholds"], {}, {}, {}),
                     log=log)
