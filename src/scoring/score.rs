@@ -53,11 +53,11 @@ pub fn score(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// Reconstructs every feature as 0.5.
-    struct Half;
+    /// Reconstructs every feature as 0.5 (also used by the site calibration's tests).
+    pub(crate) struct Half;
     impl Scorer for Half {
         fn width(&self) -> usize {
             WIDTH

@@ -131,19 +131,7 @@ pub fn row(values: &[f64]) -> Option<RawVector> {
 mod tests {
     use super::*;
     use crate::features::schema_json;
-    use crate::model::ModelError;
-
-    /// Reconstructs every feature as 0.5.
-    struct Half;
-    impl Scorer for Half {
-        fn width(&self) -> usize {
-            WIDTH
-        }
-        fn reconstruct(&mut self, _i: &[f32], o: &mut [f32]) -> Result<(), ModelError> {
-            o.fill(0.5);
-            Ok(())
-        }
-    }
+    use crate::scoring::score::tests::Half;
 
     fn meta() -> ModelMetadata {
         ModelMetadata::from_json(json!({
