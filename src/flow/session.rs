@@ -825,8 +825,13 @@ mod source_tests {
     }
     const CONNACK_REFUSED: &[u8] = &[0x20, 0x02, 0x00, 0x05];
 
-    /// One connection from 10.0.0.1: CONNECT with `pw`, refused; the records of both messages.
-    fn attempt(table: &SharedSourceTable, pw: &[u8], close: bool) -> Vec<MessageRecord> {
+    /// One connection from 10.0.0.1: CONNECT with `pw`, answered with `connack`; the session
+    /// (left open) and the records of both messages.
+    fn login(
+        table: &SharedSourceTable,
+        pw: &[u8],
+        connack: &[u8],
+    ) -> (Session, Vec<MessageRecord>) {
         let cfg = Config::default();
         let shared = Shared {
             config: &cfg,
@@ -839,14 +844,15 @@ mod source_tests {
         s.parse(Direction::ToServer, &data, 0, shared, &mut c, &mut |r| {
             out.push(r)
         });
-        s.parse(
-            Direction::ToClient,
-            CONNACK_REFUSED,
-            0,
-            shared,
-            &mut c,
-            &mut |r| out.push(r),
-        );
+        s.parse(Direction::ToClient, connack, 0, shared, &mut c, &mut |r| {
+            out.push(r)
+        });
+        (s, out)
+    }
+
+    /// A refused login with `pw`, the connection closed by the caller when `close`.
+    fn attempt(table: &SharedSourceTable, pw: &[u8], close: bool) -> Vec<MessageRecord> {
+        let (mut s, out) = login(table, pw, CONNACK_REFUSED);
         if close {
             s.close(Some(table));
         }
@@ -886,27 +892,7 @@ mod source_tests {
 
     /// A connection from 10.0.0.1 with an accepted login, left open.
     fn accepted(table: &SharedSourceTable) -> (Session, Vec<MessageRecord>) {
-        let cfg = Config::default();
-        let shared = Shared {
-            config: &cfg,
-            sources: Some(table),
-        };
-        let mut s = Session::new(false, Some(IpAddr::from([10, 0, 0, 1])));
-        let mut c = clock();
-        let mut out = Vec::new();
-        let data = connect_with_password(b"ok");
-        s.parse(Direction::ToServer, &data, 0, shared, &mut c, &mut |r| {
-            out.push(r)
-        });
-        s.parse(
-            Direction::ToClient,
-            CONNACK_OK,
-            0,
-            shared,
-            &mut c,
-            &mut |r| out.push(r),
-        );
-        (s, out)
+        login(table, b"ok", CONNACK_OK)
     }
 
     #[test]
