@@ -12,8 +12,10 @@ Usage (as root):
                         [--seed 1] [--classes benign,bruteforce,flood,malaria,malformed,slowite]
                         [--jobs 2]
 
-Writes DIR/<env>/<class>-a.pcap, DIR/<env>/<class>-a.labels.csv, DIR/<env>/manifest.json and
-DIR/manifest.json. Needs ip (iproute2), nft, tcpdump, tshark, mosquitto, mosquitto_pub/sub, node;
+Writes DIR/<env>/<class>-<run>.pcap, DIR/<env>/<class>-<run>.labels.csv, DIR/<env>/manifest.json
+(manifest-<run>.json for runs other than "a") and DIR/manifest.json. A run other than "a" draws its
+own attack parameters (each rate, count, size and pause scaled by 0.5-2x); use it with another
+--seed for captures that nothing was tuned on. Needs ip (iproute2), nft, tcpdump, tshark, mosquitto, mosquitto_pub/sub, node;
 paho-mqtt and gmqtt (training/requirements-gen.txt, installed into $MQTT_ML_CACHE/venv on first
 use) and aedes + mqtt.js (scripts/setup-corpus.sh, likewise).
 """
@@ -50,7 +52,8 @@ def run_children(args, env_names):
     running = {}
     failed = []
     argv0 = [sys.executable, os.path.abspath(__file__), "--out", args.out, "--seconds",
-             str(args.seconds), "--seed", str(args.seed), "--classes", ",".join(args.classes),
+             str(args.seconds), "--seed", str(args.seed), "--run", args.run,
+             "--classes", ",".join(args.classes),
              "--jobs", "1", "--no-top-manifest"]
     try:
         while todo or running:
@@ -75,7 +78,8 @@ def run_children(args, env_names):
 def write_top(args, env_names, t0):
     out = []
     for name in env_names:
-        path = os.path.join(args.out, name, "manifest.json")
+        mname = "manifest.json" if args.run == "a" else f"manifest-{args.run}.json"
+        path = os.path.join(args.out, name, mname)
         try:
             with open(path) as f:
                 man = json.load(f)
@@ -83,7 +87,7 @@ def write_top(args, env_names, t0):
             out.append({"name": name, "manifest": None, "status": "missing"})
             continue
         out.append({
-            "name": name, "manifest": f"{name}/manifest.json", "about": man["about"],
+            "name": name, "manifest": f"{name}/{mname}", "about": man["about"],
             "broker": man["broker"], "client_stacks": man["client_stacks"],
             "network": man["address_plan"]["network"],
             "captures": {e["class"]: {"pcap": f"{name}/{e['pcap']}",
@@ -96,11 +100,13 @@ def write_top(args, env_names, t0):
             "generation_seconds": man["generation_seconds"],
             "problems": man["problems"],
         })
-    top = {"generator": "scripts/gen-corpus.py", "seed": args.seed, "seconds": args.seconds,
+    top = {"generator": "scripts/gen-corpus.py", "seed": args.seed, "run": args.run,
+           "seconds": args.seconds,
            "classes": args.classes,
            "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)),
            "wall_seconds": round(time.time() - t0, 1), "environments": out}
-    with open(os.path.join(args.out, "manifest.json"), "w") as f:
+    top_name = "manifest.json" if args.run == "a" else f"manifest-{args.run}.json"
+    with open(os.path.join(args.out, top_name), "w") as f:
         json.dump(top, f, indent=1)
         f.write("\n")
     return top
@@ -114,6 +120,8 @@ def main():
                     help="comma-separated subset of " + ",".join(envs.ENVS))
     ap.add_argument("--seconds", type=int, default=60, help="length of each capture (60)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--run", default="a",
+                    help='run name in file names (a); other runs vary the attack parameters')
     ap.add_argument("--classes", default=",".join(envs.CLASSES),
                     help="comma-separated subset of " + ",".join(envs.CLASSES))
     ap.add_argument("--jobs", type=int, default=2,
@@ -164,7 +172,8 @@ def main():
             for name in env_names:
                 prefix = f"mqc{secrets.token_hex(3)}-"
                 _man, problems = run.run_env(envs.ENVS[name], args.out, args.seconds, args.seed,
-                                             args.classes, prefix, modules, versions)
+                                             args.classes, prefix, modules, versions,
+                                             args.run)
                 for p in problems:
                     infra.log(f"problem: {p}")
                 rc |= 1 if problems else 0

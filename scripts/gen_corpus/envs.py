@@ -196,6 +196,31 @@ def devices(env):
     return out
 
 
+def vary_attack(spec, rng):
+    """The attack parameters of a run other than "a": every rate, count, size and pause is
+    scaled by its own factor in [0.5, 2], so a later run is not the first one replayed with
+    other random draws. Addresses and keep-alive lists stay (the address plan depends on them).
+    Pure: the same rng state gives the same parameters."""
+    if isinstance(spec, list):
+        return [vary_attack(p, rng) for p in spec]
+    out = {}
+    for k, v in spec.items():
+        if k in ("addrs", "secs", "keepalives", "final_success", "linger"):
+            out[k] = v
+        elif k == "qos1_share":
+            out[k] = min(1.0, max(0.0, v * rng.uniform(0.5, 2.0)))
+        elif isinstance(v, tuple):
+            f = rng.uniform(0.5, 2.0)
+            lo, hi = v
+            out[k] = (type(lo)(lo * f), type(hi)(hi * f))
+        elif isinstance(v, bool) or not isinstance(v, (int, float)):
+            out[k] = v
+        else:
+            f = rng.uniform(0.5, 2.0)
+            out[k] = max(1, round(v * f)) if isinstance(v, int) else v * f
+    return out
+
+
 def attacker_count(env):
     """Attacker addresses an environment needs (the largest attack decides)."""
     n = 1

@@ -136,17 +136,26 @@ def _attack_threads(cls, spec, topo, actx, rng, passwords, end, info):
     return threads
 
 
-def capture(env, topo, cls, seconds, seed, ws, modules):
-    """One capture of one class (benign devices throughout, the attack in the middle)."""
-    name = f"{cls}-a"
+def capture(env, topo, cls, seconds, seed, ws, modules, run_name="a"):
+    """One capture of one class (benign devices throughout, the attack in the middle).
+    Runs other than "a" draw their own attack parameters (envs.vary_attack)."""
+    name = f"{cls}-{run_name}"
     d = ws.sub(f"{env['name']}-{name}")
     rng = random.Random(run_seed(seed, env["name"], cls))
+    spec = env["attacks"].get(cls)
+    if spec is not None and run_name != "a":
+        spec = envs.vary_attack(spec, random.Random(run_seed(seed, env["name"], cls, "vary")))
+        info_vary = spec
+    else:
+        info_vary = None
     passwords = make_passwords(env, random.Random(rng.randrange(2**32)))
     broker = stacks.make_broker(env, d, passwords, topo.plan["broker"], topo.broker_ns, modules)
     pcap = os.path.join(d, f"{name}.pcap")
     cap = infra.Capture(d, envs.PORT, pcap, iface="br0", host=None, netns=topo.net.bridge)
     conns = infra.ConnLog()
     info = {"restarts": 0}
+    if info_vary is not None:
+        info["attack_parameters"] = info_vary
     devices = []
     broker.start()
     try:
@@ -176,7 +185,7 @@ def capture(env, topo, cls, seconds, seed, ws, modules):
                 actx = infra.Ctx(topo.plan["broker"], envs.PORT, conns, ctx.soft_end + 5,
                                  passwords)
                 actx.soft_end = end
-                threads = _attack_threads(cls, env["attacks"][cls], topo, actx,
+                threads = _attack_threads(cls, spec, topo, actx,
                                           random.Random(rng.randrange(2**32)), passwords, end,
                                           info)
             for t in threads:
@@ -260,8 +269,8 @@ def corpus_checks(env, cls, summary, per_class, info):
     return out
 
 
-def process(env, cls, out_dir, pcap, records, host_labels, info, analyses):
-    name = f"{cls}-a"
+def process(env, cls, out_dir, pcap, records, host_labels, info, analyses, run_name="a"):
+    name = f"{cls}-{run_name}"
     streams = check.analyze(pcap, envs.PORT)
     rows, errors = check.label_streams(streams, records, host_labels=host_labels)
     if errors:
@@ -278,7 +287,7 @@ def process(env, cls, out_dir, pcap, records, host_labels, info, analyses):
         s.pop("frames", None)
     checks = corpus_checks(env, cls, summary, per_class, info)
     return {
-        "class": cls, "run": "a",
+        "class": cls, "run": run_name,
         "pcap": os.path.basename(out_pcap), "pcap_sha256": infra.sha256(out_pcap),
         "labels": os.path.basename(out_labels), "labels_sha256": infra.sha256(out_labels),
         "file_bytes": os.path.getsize(out_pcap),
@@ -293,7 +302,7 @@ def process(env, cls, out_dir, pcap, records, host_labels, info, analyses):
     }
 
 
-def run_env(env, out_root, seconds, seed, classes, prefix, modules, versions):
+def run_env(env, out_root, seconds, seed, classes, prefix, modules, versions, run_name="a"):
     """Builds the environment's namespaces, captures every class, writes its manifest.
     Returns (manifest, problems). The namespaces are gone when it returns or raises."""
     out_dir = os.path.join(out_root, env["name"])
@@ -310,9 +319,10 @@ def run_env(env, out_root, seconds, seed, classes, prefix, modules, versions):
                          f"({env['broker']})")
         for cls in classes:
             log(env["name"], f"{cls}: capturing {seconds} s")
-            pcap, records, host_labels, info = capture(env, topo, cls, seconds, seed, ws, modules)
+            pcap, records, host_labels, info = capture(env, topo, cls, seconds, seed, ws, modules,
+                                                      run_name)
             pending.append(pool.submit(process, env, cls, out_dir, pcap, records, host_labels,
-                                       info, analyses))
+                                       info, analyses, run_name))
         for fut in pending:
             e = fut.result()
             entries.append(e)
@@ -351,7 +361,7 @@ def run_env(env, out_root, seconds, seed, classes, prefix, modules, versions):
         "client_stacks": {s: versions.get({"paho": "paho-mqtt", "mqttjs": "mqtt.js"}.get(s, s))
                           for s in stack_names},
         "address_plan": topo.plan,
-        "seed": seed, "seconds": seconds, "classes": classes,
+        "seed": seed, "run": run_name, "seconds": seconds, "classes": classes,
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)),
         "generation_seconds": round(time.time() - t0, 1),
         "traits": sorted(envs.traits(env)), "keepalives": envs.keepalives(env),
@@ -362,7 +372,8 @@ def run_env(env, out_root, seconds, seed, classes, prefix, modules, versions):
         "captures": entries,
         "problems": problems,
     }
-    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
+    mname = "manifest.json" if run_name == "a" else f"manifest-{run_name}.json"
+    with open(os.path.join(out_dir, mname), "w") as f:
         json.dump(manifest, f, indent=1, default=list)
         f.write("\n")
     return manifest, problems

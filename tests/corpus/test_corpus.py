@@ -98,6 +98,21 @@ class Coverage(unittest.TestCase):
         self.assertEqual(envs.CLASSES, ["benign", "bruteforce", "flood", "malaria", "malformed",
                                         "slowite"])
 
+    def test_later_runs_vary_attack_parameters(self):
+        for env in envs.ENVS.values():
+            for cls, spec in env["attacks"].items():
+                v = envs.vary_attack(spec, random.Random(7))
+                self.assertEqual(v, envs.vary_attack(spec, random.Random(7)), "not deterministic")
+                self.assertNotEqual(v, spec, f"{env['name']}/{cls}: run b replays run a")
+                parts, vparts = (spec, v) if isinstance(spec, list) else ([spec], [v])
+                for p, q in zip(parts, vparts):
+                    # the address plan is sized from these, so they must not move
+                    self.assertEqual(p["addrs"], q["addrs"])
+                    self.assertEqual(p.get("keepalives"), q.get("keepalives"))
+                    for k, x in p.items():
+                        if isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 4:
+                            self.assertTrue(0.4 * x <= q[k] <= 2.1 * x, f"{cls}.{k}: {q[k]}")
+
 
 def stream(cip, cport, first, last, sip="10.0.0.1"):
     return {"client": (cip, cport), "server": (sip, 1883), "first": first, "last": last}
