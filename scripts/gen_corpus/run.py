@@ -142,12 +142,11 @@ def capture(env, topo, cls, seconds, seed, ws, modules, run_name="a"):
     name = f"{cls}-{run_name}"
     d = ws.sub(f"{env['name']}-{name}")
     rng = random.Random(run_seed(seed, env["name"], cls))
-    spec = env["attacks"].get(cls)
-    if spec is not None and run_name != "a":
-        spec = envs.vary_attack(spec, random.Random(run_seed(seed, env["name"], cls, "vary")))
-        info_vary = spec
-    else:
-        info_vary = None
+    attack = env["attacks"].get(cls)
+    info_vary = None
+    if attack is not None and run_name != "a":
+        attack = envs.vary_attack(attack, random.Random(run_seed(seed, env["name"], cls, "vary")))
+        info_vary = attack
     passwords = make_passwords(env, random.Random(rng.randrange(2**32)))
     broker = stacks.make_broker(env, d, passwords, topo.plan["broker"], topo.broker_ns, modules)
     pcap = os.path.join(d, f"{name}.pcap")
@@ -185,7 +184,7 @@ def capture(env, topo, cls, seconds, seed, ws, modules, run_name="a"):
                 actx = infra.Ctx(topo.plan["broker"], envs.PORT, conns, ctx.soft_end + 5,
                                  passwords)
                 actx.soft_end = end
-                threads = _attack_threads(cls, spec, topo, actx,
+                threads = _attack_threads(cls, attack, topo, actx,
                                           random.Random(rng.randrange(2**32)), passwords, end,
                                           info)
             for t in threads:
