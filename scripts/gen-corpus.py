@@ -9,15 +9,15 @@ the middle; every TCP connection gets one label row, checked against tshark.
 
 Usage (as root):
   scripts/gen-corpus.py --out DIR [--envs home,factory,fleet-nat,campus] [--seconds 60]
-                        [--seed 1] [--classes benign,bruteforce,flood,malaria,malformed,slowite]
-                        [--jobs 2]
+                        [--seed 1] [--run a] [--jobs 2]
+                        [--classes benign,bruteforce,flood,malaria,malformed,slowite]
 
 Writes DIR/<env>/<class>-<run>.pcap, DIR/<env>/<class>-<run>.labels.csv, DIR/<env>/manifest.json
 (manifest-<run>.json for runs other than "a") and DIR/manifest.json. A run other than "a" draws its
 own attack parameters (each rate, count, size and pause scaled by 0.5-2x); use it with another
---seed for captures that nothing was tuned on. Needs ip (iproute2), nft, tcpdump, tshark, mosquitto, mosquitto_pub/sub, node;
-paho-mqtt and gmqtt (training/requirements-gen.txt, installed into $MQTT_ML_CACHE/venv on first
-use) and aedes + mqtt.js (scripts/setup-corpus.sh, likewise).
+--seed for captures that nothing was tuned on. Needs ip (iproute2), nft, tcpdump, tshark,
+mosquitto, mosquitto_pub/sub, node; paho-mqtt and gmqtt (training/requirements-gen.txt, installed
+into $MQTT_ML_CACHE/venv on first use) and aedes + mqtt.js (scripts/setup-corpus.sh, likewise).
 """
 
 import argparse
