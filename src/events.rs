@@ -18,6 +18,10 @@ pub enum Event {
     WrongDirection,
     /// More live transactions than `max-tx` (none is dropped before it is logged).
     TooManyTransactions,
+    /// Raised when a connection ends: it held an MQTT session open without ever publishing,
+    /// subscribing or unsubscribing, and its client address was flagged while it was open
+    /// (SlowITe's connections, each harmless-looking when it connected).
+    IdleConnectionOfFlaggedClient,
 }
 
 const FLOW_EVENTS: &[(Event, &str)] = &[
@@ -35,6 +39,10 @@ const FLOW_EVENTS: &[(Event, &str)] = &[
     (Event::DoubleConnect, "double_connect"),
     (Event::WrongDirection, "wrong_direction"),
     (Event::TooManyTransactions, "too_many_transactions"),
+    (
+        Event::IdleConnectionOfFlaggedClient,
+        "idle_connection_of_flagged_client",
+    ),
 ];
 
 impl Event {

@@ -56,6 +56,12 @@ pub struct Session {
     credentials: Option<u64>,
     /// Whether this connection counts among its client's open connections.
     counted_open: bool,
+    /// When the client's CONNECT was seen (0: not yet).
+    opened_at: Micros,
+    /// Whether the client published, subscribed or unsubscribed: used the session it opened.
+    used: bool,
+    /// Whether the end-of-connection verdict was given (once per connection).
+    judged_at_end: bool,
     /// Time of the latest message.
     last_ts: Micros,
     /// Flow-level events waiting for the next message of their direction.
@@ -82,6 +88,9 @@ impl Session {
             client,
             credentials: None,
             counted_open: false,
+            opened_at: 0,
+            used: false,
+            judged_at_end: false,
             last_ts: 0,
             pending: [EventSet::default(); 2],
             aliases: Default::default(),
@@ -100,6 +109,28 @@ impl Session {
             table.observe(addr, SourceEvent::Closed, self.last_ts);
         }
         self.counted_open = false;
+    }
+
+    /// When the connection ends (called at the end of either direction's stream; answers once):
+    /// true when it held an MQTT session open without ever publishing, subscribing or
+    /// unsubscribing, and its client address was flagged (`SourceCounts::flagged_at`) at some
+    /// time since it connected. SlowITe opens its connections before its client stands out,
+    /// each harmless-looking on its own; this is when they can be told apart.
+    pub fn idle_under_flagged_client(
+        &mut self,
+        sources: Option<&SharedSourceTable>,
+        now: Micros,
+    ) -> bool {
+        if std::mem::replace(&mut self.judged_at_end, true) || !self.counted_open || self.used {
+            return false;
+        }
+        let (Some(table), Some(addr)) = (sources, self.client) else {
+            return false;
+        };
+        let flagged = table
+            .observe(addr, SourceEvent::Other, now.max(self.last_ts))
+            .flagged_at;
+        flagged != 0 && flagged >= self.opened_at
     }
 
     /// The client address this connection's per-source counts are kept under.
@@ -185,6 +216,33 @@ impl Session {
         progress
     }
 
+    /// At the end of `dir`'s stream, after `parse` answered "incomplete": `input` (stream offset
+    /// `offset`) holds a message the peer never finished. It gets a record of its header, marked
+    /// `truncated`, instead of vanishing with the flow.
+    pub fn finish(
+        &mut self,
+        dir: Direction,
+        input: &[u8],
+        offset: u64,
+        shared: Shared<'_>,
+        clock: &mut dyn Clock,
+        emit: &mut dyn FnMut(MessageRecord),
+    ) {
+        let mut pos = 0usize;
+        let mut stream = std::mem::take(&mut self.streams[dir.index()]);
+        let item = stream.finish(input, &mut pos, offset, self.version);
+        self.streams[dir.index()] = stream;
+        match item {
+            Some(StreamItem::Message { msg, end, .. }) => {
+                let rec = self.record(dir, msg, end, clock, shared.sources);
+                emit(rec);
+            }
+            // Carried by the end-of-stream transaction (`take_pending`).
+            Some(StreamItem::Event(e)) => self.pending[dir.index()].insert(Event::Stream(e)),
+            None => {}
+        }
+    }
+
     fn record(
         &mut self,
         dir: Direction,
@@ -223,6 +281,14 @@ impl Session {
         if wrong_direction(t, dir) {
             events.insert(Event::WrongDirection);
         }
+        if dir == Direction::ToServer
+            && matches!(
+                t,
+                msg_type::PUBLISH | msg_type::SUBSCRIBE | msg_type::UNSUBSCRIBE
+            )
+        {
+            self.used = true;
+        }
 
         let carrier = clock.carrier(dir, end);
         let ts = carrier.map_or_else(|| clock.now(), |p| p.ts);
@@ -242,6 +308,7 @@ impl Session {
             // Only the first CONNECT makes the connection an open one (a second is an event).
             (CONNECT, _) if dir == Direction::ToServer && !self.counted_open => {
                 self.counted_open = sources.is_some() && self.client.is_some();
+                self.opened_at = ts;
                 SourceEvent::Connect
             }
             (CONNECT, _) if dir == Direction::ToServer => SourceEvent::Other,
@@ -428,6 +495,93 @@ pub(crate) mod tests {
         };
         let p = s.parse(dir, input, offset, shared, clock, &mut |r| out.push(r));
         (p, out)
+    }
+
+    /// A PUBLISH whose length says 539 bytes, of which the peer sent 30 before closing: at the
+    /// stream's end it is recorded, header only, as truncated (it used to vanish).
+    #[test]
+    fn message_cut_by_the_end_of_the_stream_is_recorded() {
+        let mut s = Session::new(false, None);
+        let mut c = clock();
+        let (_, recs) = run(&mut s, Direction::ToServer, CONNECT_V5, 0, &mut c);
+        assert_eq!(recs.len(), 1);
+        let mut cut = vec![0x32, 0x9b, 0x04, 0x00, 0x11];
+        cut.extend_from_slice(b"home/kitchen/plug\x00\x02{\"v\":550}");
+        let off = CONNECT_V5.len() as u64;
+        let (p, recs) = run(&mut s, Direction::ToServer, &cut, off, &mut c);
+        assert!(recs.is_empty());
+        let StreamProgress::Incomplete { consumed: 0, .. } = p else {
+            panic!("{p:?}")
+        };
+        let cfg = Config::default();
+        let mut out = Vec::new();
+        let shared = Shared {
+            config: &cfg,
+            sources: None,
+        };
+        s.finish(Direction::ToServer, &cut, off, shared, &mut c, &mut |r| {
+            out.push(r)
+        });
+        assert_eq!(out.len(), 1, "the cut message vanished");
+        let r = &out[0];
+        assert_eq!(r.msg.header.msg_type, msg_type::PUBLISH);
+        assert_eq!(r.msg.header.remaining_len, 539);
+        assert!(r.events.contains(Event::Malformed(Malformation::Truncated)));
+        assert_eq!(
+            r.ctx.flow.msg_index, 2,
+            "counted as the connection's second message"
+        );
+        // Nothing more to finish once it was recorded, and nothing at all for an empty rest.
+        let mut again = Vec::new();
+        s.finish(
+            Direction::ToServer,
+            &[],
+            off + cut.len() as u64,
+            shared,
+            &mut c,
+            &mut |r| again.push(r),
+        );
+        assert!(again.is_empty());
+    }
+
+    /// After a gap the boundary resynchronisation picks is a guess: bytes cut by the end of the
+    /// stream there are reported as skipped, not as an invented message.
+    #[test]
+    fn unconfirmed_boundary_at_the_end_is_skipped_not_invented() {
+        let mut s = Session::new(false, None);
+        let mut c = clock();
+        run(&mut s, Direction::ToServer, CONNECT_V5, 0, &mut c);
+        s.on_gap(Direction::ToServer);
+        s.take_pending(Direction::ToServer);
+        let off = 500;
+        // "bc" looks like a PUBREL announcing 99 bytes.
+        let (p, recs) = run(&mut s, Direction::ToServer, b"abc", off, &mut c);
+        assert!(recs.is_empty());
+        let StreamProgress::Incomplete { consumed, .. } = p else {
+            panic!("{p:?}")
+        };
+        let cfg = Config::default();
+        let shared = Shared {
+            config: &cfg,
+            sources: None,
+        };
+        let rest = &b"abc"[consumed as usize..];
+        let mut out = Vec::new();
+        s.finish(
+            Direction::ToServer,
+            rest,
+            off + u64::from(consumed),
+            shared,
+            &mut c,
+            &mut |r| out.push(r),
+        );
+        assert!(
+            out.is_empty(),
+            "a message was invented: {:?}",
+            out[0].msg.header
+        );
+        let pending = s.take_pending(Direction::ToServer);
+        assert!(pending.contains(Event::Stream(StreamEvent::Resync)));
     }
 
     #[test]
@@ -888,6 +1042,60 @@ mod source_tests {
             sixth[1].ctx.source.open, 1,
             "counted until its refusal is seen"
         );
+    }
+
+    /// SlowITe: connections opened before their client was flagged, idle since, are told apart
+    /// when they end; one that published, one opened after the flag, or any connection of a
+    /// client never flagged, is not. Each connection is judged once.
+    #[test]
+    fn idle_connections_of_a_flagged_client_are_told_at_the_end() {
+        let client = IpAddr::from([10, 0, 0, 1]);
+        let table = SharedSourceTable::new(16, 60).with_flag_level(5);
+        let (mut idle, _) = accepted(&table);
+        let (mut never_flagged, _) = accepted(&table);
+        let (mut busy, _) = accepted(&table);
+        let cfg = Config::default();
+        let shared = Shared {
+            config: &cfg,
+            sources: Some(&table),
+        };
+        let publish = [0x30, 0x05, 0x00, 0x01, b't', b'h', b'i'];
+        busy.parse(
+            Direction::ToServer,
+            &publish,
+            100,
+            shared,
+            &mut clock(),
+            &mut |_| {},
+        );
+        let sec = 1_000_000;
+        assert!(
+            !never_flagged.idle_under_flagged_client(Some(&table), 150 * sec),
+            "not flagged yet"
+        );
+        for _ in 0..5 {
+            table.observe(client, SourceEvent::Anomaly, 200 * sec);
+        }
+        assert!(idle.idle_under_flagged_client(Some(&table), 900 * sec));
+        assert!(
+            !idle.idle_under_flagged_client(Some(&table), 900 * sec),
+            "judged twice"
+        );
+        assert!(
+            !busy.idle_under_flagged_client(Some(&table), 900 * sec),
+            "it published"
+        );
+        // Flagged before it connected: its own conduct decides, and it did nothing wrong.
+        let early = SharedSourceTable::new(16, 60).with_flag_level(5);
+        accepted(&early);
+        for _ in 0..5 {
+            early.observe(client, SourceEvent::Anomaly, sec);
+        }
+        let (mut later, _) = accepted(&early);
+        assert!(!later.idle_under_flagged_client(Some(&early), 900 * sec));
+        // An ended session (refused, or after DISCONNECT) holds nothing.
+        let (mut refused, _) = login(&table, b"x", CONNACK_REFUSED);
+        assert!(!refused.idle_under_flagged_client(Some(&table), 900 * sec));
     }
 
     /// A connection from 10.0.0.1 with an accepted login, left open.

@@ -32,6 +32,11 @@ pub struct SourceCounts {
     /// Messages from or to this address whose score was above the threshold in the window: the
     /// client's accumulated evidence.
     pub anomalies: u32,
+    /// The latest time the address's above-threshold messages in the window reached the table's
+    /// flag level (`with_flag_level`); 0: never. Kept beyond the window, for as long as the
+    /// address is in the table, so that a connection that sat idle through it still learns, when
+    /// it ends, that its client was flagged while it was open.
+    pub flagged_at: Micros,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -43,6 +48,7 @@ struct Entry {
     /// Hashes of refused credentials with the bucket index they were last refused in.
     secrets: [(u64, u64); SECRETS],
     open: u32,
+    flagged_at: Micros,
     /// Where the address sits in `SourceTable::keys`.
     pos: usize,
 }
@@ -74,6 +80,7 @@ impl Entry {
             .filter(|(h, e)| *h != 0 && live(*e))
             .count() as u32;
         t.open = self.open;
+        t.flagged_at = self.flagged_at;
         t
     }
 
@@ -102,6 +109,8 @@ pub struct SourceTable {
     ipv6_prefix: u8,
     rng: u64,
     evictions: u64,
+    /// Above-threshold messages in the window that flag an address (0: never flagged).
+    flag_level: u32,
 }
 
 /// What happened that a source is counted for.
@@ -134,12 +143,20 @@ impl SourceTable {
             // Seeded per process, so an attacker cannot predict which entries are sampled.
             rng: RandomState::new().hash_one(0x6d71_7474u32) | 1,
             evictions: 0,
+            flag_level: 0,
         }
     }
 
     /// Counts IPv6 clients per /`bits` prefix (1 to 128; 128 = per address).
     pub fn with_ipv6_prefix(mut self, bits: u8) -> Self {
         self.ipv6_prefix = bits.clamp(1, 128);
+        self
+    }
+
+    /// An address is flagged (`SourceCounts::flagged_at`) whenever its above-threshold messages
+    /// in the window reach `level` (0: never).
+    pub fn with_flag_level(mut self, level: u32) -> Self {
+        self.flag_level = level;
         self
     }
 
@@ -224,7 +241,15 @@ impl SourceTable {
             }
             SourceEvent::Other => {}
         }
-        entry.total(epoch)
+        let mut total = entry.total(epoch);
+        if event == SourceEvent::Anomaly
+            && self.flag_level > 0
+            && total.anomalies >= self.flag_level
+        {
+            entry.flagged_at = ts.max(1);
+            total.flagged_at = entry.flagged_at;
+        }
+        total
     }
 
     fn make_room(&mut self, now: Micros) {
@@ -289,6 +314,11 @@ impl SharedSourceTable {
         SharedSourceTable(Mutex::new(t.with_ipv6_prefix(bits)))
     }
 
+    pub fn with_flag_level(self, level: u32) -> Self {
+        let t = self.0.into_inner().unwrap_or_else(|e| e.into_inner());
+        SharedSourceTable(Mutex::new(t.with_flag_level(level)))
+    }
+
     pub fn evictions(&self) -> u64 {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).evictions()
     }
@@ -308,6 +338,32 @@ mod tests {
 
     fn ip(n: u32) -> IpAddr {
         IpAddr::from(n.to_be_bytes())
+    }
+
+    /// The flag outlives the window: a connection idle since long before still learns that its
+    /// client was flagged while it was open.
+    #[test]
+    fn flag_is_kept_beyond_the_window() {
+        let mut t = SourceTable::new(100, 60).with_flag_level(5);
+        t.observe(ip(1), SourceEvent::Connect, 1000 * SEC);
+        for i in 0..4 {
+            let c = t.observe(ip(1), SourceEvent::Anomaly, 1001 * SEC + i * SEC);
+            assert_eq!(c.flagged_at, 0, "flagged below the level");
+        }
+        let c = t.observe(ip(1), SourceEvent::Anomaly, 1010 * SEC);
+        assert_eq!(c.flagged_at, 1010 * SEC);
+        let later = t.observe(ip(1), SourceEvent::Other, 2000 * SEC);
+        assert_eq!(later.anomalies, 0, "the window forgot the anomalies");
+        assert_eq!(later.flagged_at, 1010 * SEC, "but not the flag");
+        // Without a level nothing is ever flagged.
+        let mut u = SourceTable::new(100, 60);
+        u.observe(ip(2), SourceEvent::Connect, SEC);
+        for i in 0..50 {
+            assert_eq!(
+                u.observe(ip(2), SourceEvent::Anomaly, SEC + i).flagged_at,
+                0
+            );
+        }
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub struct DirectionStream {
     /// True until a message boundary is known: at a gap, after an unframeable header, and at
     /// the start of a flow picked up midstream.
     resync: bool,
+    /// The boundary resynchronisation chose is a guess until a whole message is framed there.
+    unconfirmed: bool,
 }
 
 impl DirectionStream {
@@ -65,12 +67,45 @@ impl DirectionStream {
         DirectionStream {
             skip: 0,
             resync: midstream,
+            unconfirmed: false,
         }
     }
 
     pub fn on_gap(&mut self) {
         self.skip = 0;
         self.resync = true;
+    }
+
+    /// At the end of the stream: the bytes `step` left waiting for more (`input[*pos..]`) are a
+    /// message cut short. It becomes a header-only message marked `truncated`, so a connection
+    /// that closes in the middle of a message still shows it. Where the boundary was only a
+    /// guess of resynchronisation (after a gap, garbage, or a midstream start) and no message
+    /// ever confirmed it, the bytes are reported as skipped (`resync`) instead of inventing a
+    /// message. Nothing is left over while a too-large body is skipped (its header was
+    /// recorded).
+    pub fn finish(
+        &mut self,
+        input: &[u8],
+        pos: &mut usize,
+        offset: u64,
+        version: ProtocolVersion,
+    ) -> Option<StreamItem> {
+        if self.skip > 0 {
+            return None;
+        }
+        let rest = input.get(*pos..).filter(|r| !r.is_empty())?;
+        if self.resync || self.unconfirmed {
+            *pos = input.len();
+            return Some(StreamItem::Event(StreamEvent::Resync));
+        }
+        let msg = wire::header_only(rest, version, Malformation::Truncated);
+        let start = offset + *pos as u64;
+        *pos = input.len();
+        Some(StreamItem::Message {
+            msg,
+            start,
+            end: start + rest.len() as u64 - 1,
+        })
     }
 
     /// Advances over `input[*pos..]` (the slice starts at stream offset `offset`) by one message,
@@ -96,10 +131,12 @@ impl DirectionStream {
             return match wire::resync(rest) {
                 Some(0) => {
                     self.resync = false;
+                    self.unconfirmed = true;
                     Step::Continue
                 }
                 Some(n) => {
                     self.resync = false;
+                    self.unconfirmed = true;
                     *pos += n;
                     Step::Item(StreamItem::Event(StreamEvent::Resync))
                 }
@@ -111,6 +148,7 @@ impl DirectionStream {
         }
         match wire::parse_message(rest, version, limits) {
             Parsed::Message { msg, len } => {
+                self.unconfirmed = false;
                 let len = len.clamp(1, rest.len());
                 let start = offset + *pos as u64;
                 *pos += len;

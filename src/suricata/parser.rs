@@ -16,7 +16,9 @@ use super::packets::{flow_origin, FlowClock};
 use super::{plugin, scoring};
 use crate::events::Event;
 use crate::features::RawVector;
-use crate::flow::{only_direction, Direction, MessageRecord, Session, Shared, StreamProgress};
+use crate::flow::{
+    only_direction, Clock, Direction, MessageRecord, Session, Shared, StreamProgress,
+};
 use crate::scoring::{ConnectionEvidence, Scored};
 use crate::wire::{self, Probe};
 
@@ -118,6 +120,22 @@ impl MqttState {
     fn flush_pending(&mut self, dir: Direction) {
         let pending = self.session.as_mut().map(|s| s.take_pending(dir));
         if let Some(events) = pending.filter(|e| !e.is_empty()) {
+            self.push_events(dir, events);
+        }
+    }
+
+    /// At the end of a stream: the connection's verdict as a whole, once. An idle MQTT session
+    /// whose client was flagged while it was open raises `idle_connection_of_flagged_client` on
+    /// a transaction of its own, in the direction whose stream is ending (so detection still
+    /// inspects it).
+    fn judge_at_end(&mut self, dir: Direction, now: crate::flow::Micros) {
+        let idle = self
+            .session
+            .as_mut()
+            .is_some_and(|s| s.idle_under_flagged_client(Some(plugin::sources()), now));
+        if idle {
+            let mut events = crate::events::EventSet::default();
+            events.insert(Event::IdleConnectionOfFlaggedClient);
             self.push_events(dir, events);
         }
     }
@@ -296,6 +314,7 @@ unsafe fn parse(
     let eof = SCAppLayerParserStateIssetFlag(pstate, eof_flag) > 0;
     if input.is_empty() && !slice.is_gap() && eof {
         state.flush_pending(dir);
+        state.judge_at_end(dir, FlowClock::new(flow).now());
         return AppLayerResult::ok();
     }
     let MqttState {
@@ -334,9 +353,34 @@ unsafe fn parse(
             push_tx(txs, next_id, evidence, client, r, charged);
         },
     );
+    let progress = match progress {
+        // The stream ends inside a message: record what came of it rather than lose it.
+        StreamProgress::Incomplete { consumed, .. } if eof => {
+            let consumed = (consumed as usize).min(input.len());
+            session.finish(
+                dir,
+                &input[consumed..],
+                slice.offset() + consumed as u64,
+                Shared {
+                    config: plugin::config(),
+                    sources: Some(plugin::sources()),
+                },
+                &mut clock,
+                &mut |r| {
+                    let charged = tx_bytes(&r);
+                    budget.charge(charged);
+                    push_tx(txs, next_id, evidence, client, r, charged);
+                },
+            );
+            StreamProgress::Done
+        }
+        p => p,
+    };
     budget.refused(session.take_refused());
+    let now = clock.now();
     if eof {
         state.flush_pending(dir);
+        state.judge_at_end(dir, now);
     }
     match progress {
         StreamProgress::Done => AppLayerResult::ok(),

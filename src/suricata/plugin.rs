@@ -34,6 +34,8 @@ pub fn sources() -> &'static SharedSourceTable {
         let c = config();
         SharedSourceTable::new(c.source_table_size, c.source_window)
             .with_ipv6_prefix(c.source_ipv6_prefix)
+            // Flagged: as many above-threshold messages as make the decision's client evidence.
+            .with_flag_level(crate::scoring::decision::DecisionParams::default().client)
     })
 }
 
