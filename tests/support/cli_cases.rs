@@ -114,8 +114,29 @@ pub fn cli_detect_summary(env: &Env) -> Outcome {
             "no top clients:\n{summary}"
         );
     }
+    // The same capture decides the same way on every run: its one client's connections are
+    // spread over several threads, which must not reorder the per-client evidence.
+    let mut again = Vec::new();
+    for i in 0..3 {
+        let dir = env.out_dir(&format!("cli-detect-{i}"));
+        let out = run_cli(
+            env,
+            &[
+                "detect",
+                pcap.to_str().unwrap(),
+                "-o",
+                dir.to_str().unwrap(),
+            ],
+        );
+        ensure!(out.status.success(), "{}", describe(&out));
+        again.push(summary_number(&text(&out.stdout), "anomalies"));
+    }
+    ensure!(
+        again.iter().all(|a| *a == Some(anomalies)),
+        "anomalies differ between runs of the same capture: {anomalies}, then {again:?}"
+    );
     Outcome::Pass(format!(
-        "{} messages, {} connections, {anomalies} anomalies, {alerts} alerts",
+        "{} messages, {} connections, {anomalies} anomalies (4 runs alike), {alerts} alerts",
         msgs.len(),
         flows.len()
     ))

@@ -84,6 +84,12 @@ pub fn base_args(yaml: &Path, plugin: &Path, opts: &Options, rules: &[PathBuf]) 
         yaml.display().to_string(),
         "--set".into(),
         format!("plugins.mqtt-ml-wrapper-0={}", plugin.display()),
+        // Every flow of one client/broker pair on one thread: the per-client evidence then sees
+        // a capture's messages in the same order on every run (with the default flow hash, the
+        // threads interleave a client's connections differently each time, and so do the
+        // decisions that rest on them).
+        "--set".into(),
+        "autofp-scheduler=ippair".into(),
     ];
     match rules {
         // No rules: none at all, rather than the yaml's (often missing) rule-files.
