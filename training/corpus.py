@@ -172,9 +172,10 @@ def _assign(cap, msgs, conn_cls, seed, units) -> dict:
             else:
                 r = TRAIN if unit_hash(seed, "rf/" + key) < config.RF_TRAIN_FRACTION else TEST
         elif cap.dataset == "corpus":
-            # Benign corpus connections train (80/20 by hash); attacks and the background of
-            # attack captures are for the leave-one-environment-out evaluation only.
-            if cap.cls == config.BENIGN and benign:
+            # Benign corpus connections of run "a" train (80/20 by hash); attacks, the
+            # background of attack captures and every later run (other seed and attack
+            # parameters) are for the leave-one-environment-out evaluation only.
+            if cap.cls == config.BENIGN and benign and cap.run == "a":
                 a = VAL if unit_hash(seed, key) < config.GENERATED_VAL_FRACTION else TRAIN
             else:
                 a = NONE

@@ -58,8 +58,9 @@ def parse_args(argv=None):
     ap.add_argument("--datasets", default="mqttset,generated,corpus",
                     help="comma-separated: mqttset, generated, corpus (default all; corpus is "
                          "used when scripts/gen-corpus.py output exists in --corpus-dir)")
-    ap.add_argument("--corpus-dir", type=Path,
-                    help="multi-environment corpus (default $MQTT_ML_CACHE/corpus)")
+    ap.add_argument("--corpus-dir", type=Path, action="append",
+                    help="multi-environment corpus (default $MQTT_ML_CACHE/corpus); repeat it "
+                         "to add runs: only run \"a\" trains, later runs are evaluated only")
     ap.add_argument("--loeo-epochs", type=int, default=100,
                     help="epoch budget of each leave-one-environment-out fold (default 100)")
     ap.add_argument("--no-loeo", action="store_true",
@@ -84,7 +85,7 @@ def parse_args(argv=None):
     a.scale = "small" if a.quick else "default"
     a.epochs = a.epochs or (3 if a.quick else 300)
     a.out = a.out or (config.cache_root() / "quick-models" if a.quick else config.DEFAULT_OUT)
-    a.corpus_dir = a.corpus_dir or config.cache_root() / "corpus"
+    a.corpus_dir = a.corpus_dir or [config.cache_root() / "corpus"]
     a.dataset_dir = a.dataset_dir or config.cache_root() / (
         "dataset-small" if a.quick else "dataset")
     return a
@@ -112,10 +113,13 @@ def step_captures(a):
         manifest = datasets.ensure_generated(a.dataset_dir, a.seed, a.scale, log)
         caps += datasets.generated_captures(a.dataset_dir, manifest)
     if "corpus" in a.datasets and not a.quick:
-        cc = datasets.corpus_captures(a.corpus_dir)
+        cc = [cp for d in a.corpus_dir for cp in datasets.corpus_captures(d)]
         envs = sorted({cp.environment for cp in cc})
-        log(f"corpus: {len(cc)} captures in {len(envs)} environments ({', '.join(envs)})"
-            if cc else f"corpus: none in {a.corpus_dir} (scripts/gen-corpus.py makes it)")
+        runs = sorted({cp.run for cp in cc})
+        log(f"corpus: {len(cc)} captures in {len(envs)} environments ({', '.join(envs)}), "
+            f"runs {', '.join(runs)}" if cc else
+            f"corpus: none in {', '.join(map(str, a.corpus_dir))} (scripts/gen-corpus.py "
+            "makes it)")
         caps += cc
     if not caps:
         raise SystemExit("no captures to train on")
