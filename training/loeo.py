@@ -75,6 +75,9 @@ def read_eve(eve: Path):
                 fl["last_ts"] = max(fl["last_ts"], m["tcp"]["ts"])
                 fl["messages"] += 1
                 fl["anomalies"] += int(bool(m.get("anomaly")))
+                if m.get("anomaly") and "why" not in fl:
+                    top = (m.get("top_features") or [{}])[0].get("name", "?")
+                    fl["why"] = f"{m.get('msgtype_name', '?')}/{top}"
             elif b'"event_type":"alert"' in line:
                 d = json.loads(line)
                 alerts[d["flow_id"]].add(d["alert"]["signature_id"])
@@ -156,6 +159,7 @@ def tally(runs) -> dict:
     msgs = {"benign": 0, "benign_anomalous": 0}
     unlabelled = 0
     alarm_sids = defaultdict(int)
+    alarm_why = defaultdict(int)
     for _cap, flows in runs:
         for fl in flows:
             cls = fl["cls"]
@@ -171,8 +175,11 @@ def tally(runs) -> dict:
                 msgs["benign_anomalous"] += fl["anomalies"]
                 for sid in fl.get("sids", []):
                     alarm_sids[sid] += 1
+                if alarmed:
+                    alarm_why[fl.get("why", "rule only")] += 1
     out = {"connections": dict(conns), "messages": msgs, "unlabelled_connections": unlabelled,
-           "benign_alerts_by_sid": dict(alarm_sids)}
+           "benign_alerts_by_sid": dict(alarm_sids),
+           "benign_alarms_by_first_anomaly": dict(alarm_why)}
     b = conns.get(config.BENIGN, {"n": 0, "alarmed": 0})
     out["benign_alarm_rate"] = b["alarmed"] / b["n"] if b["n"] else float("nan")
     out["benign_message_rate"] = (msgs["benign_anomalous"] / msgs["benign"]
@@ -232,6 +239,12 @@ def run(a, c, caps, fit, export_metadata, log) -> dict:
             model = mdir / "model.tflite"
             model.write_bytes(t["flatbuffer"])
             model.with_suffix(".json").write_text(json.dumps(export_metadata(t)))
+            # Kept for inspection: the plugin loads it like any model
+            # (app-layer.protocols.mqtt-ml.model=$MQTT_ML_CACHE/loeo/<env>/model.tflite).
+            keep = config.cache_root() / "loeo" / env
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copy(model, keep / model.name)
+            shutil.copy(model.with_suffix(".json"), keep / "model.json")
             env_caps = [cp for cp in caps if cp.environment == env and cp.role == "use"]
             runs = run_captures(env_caps, a.plugin, model, rules)
             r = tally(runs)
@@ -398,6 +411,13 @@ def markdown(loeo: dict, threshold_name: str) -> list:
                 f"{c['learned_seconds']:.0f} s) | {pct(b['benign_alarm_rate'], 2)} -> "
                 f"{pct(f['benign_alarm_rate'], 2)} | {pct(b['benign_message_rate'], 3)} -> "
                 f"{pct(f['benign_message_rate'], 3)} | {lo_b:.3f} -> {lo_f:.3f} |")
+    why = [(e, r.get("benign_alarms_by_first_anomaly", {})) for e, r in sorted(folds.items())]
+    if any(w for _e, w in why):
+        lines += ["", "Alarmed benign connections by their first anomalous message (type / top "
+                  "feature): " + "; ".join(
+                      f"{e}: " + ", ".join(f"{k} {n}" for k, n in sorted(w.items(),
+                                                                         key=lambda x: -x[1]))
+                      for e, w in why if w)]
     sids = defaultdict(int)
     for r in folds.values():
         for sid, n in r["benign_alerts_by_sid"].items():
