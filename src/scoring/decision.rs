@@ -4,14 +4,23 @@
 //! threshold AND either the score is extreme, or its connection, or its client address, has
 //! accumulated enough above-threshold messages recently.
 //!
-//! Evidence: per connection, an exponentially decayed count of above-threshold messages (time
-//! constant `EVIDENCE_TAU_SECS`); per client address, the count of above-threshold messages in
+//! Evidence: per connection, an exponentially decayed count of above-threshold episodes (time
+//! constant `EVIDENCE_TAU_SECS`); per client address, the count of above-threshold episodes in
 //! the per-source sliding window (`source-window`), across all of its connections, which is what
 //! catches attacks that open one short connection per attempt (brute force, SlowITe, Malaria).
+//!
+//! An episode is the above-threshold messages of one connection within `EPISODE_SECS` of the
+//! first of them: the messages that follow one unusual message (its acknowledgement, the
+//! DISCONNECT after it) carry its traces in the connection's rates, so counting each of them
+//! would turn one odd message into "sustained" evidence. A sustained attack adds an episode
+//! every `EPISODE_SECS`.
 use crate::flow::Micros;
 
 /// Time constant of a connection's evidence, seconds.
 pub const EVIDENCE_TAU_SECS: f64 = 60.0;
+
+/// Above-threshold messages of one connection within this of an episode's first belong to it.
+pub const EPISODE_SECS: f64 = 1.0;
 
 /// When accumulated evidence becomes an alarm.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -75,6 +84,8 @@ pub struct Evidence {
 pub struct ConnectionEvidence {
     value: f64,
     at: Option<Micros>,
+    /// When the connection's current episode began.
+    episode: Option<Micros>,
 }
 
 impl ConnectionEvidence {
@@ -111,8 +122,15 @@ pub fn decide(
             },
         );
     }
-    let conn = connection.add(1.0, ts) as f32;
-    let client = record_client().unwrap_or(0);
+    let new_episode = connection
+        .episode
+        .is_none_or(|t| ts.saturating_sub(t) as f64 >= EPISODE_SECS * 1e6);
+    let (conn, client) = if new_episode {
+        connection.episode = Some(ts);
+        (connection.add(1.0, ts) as f32, record_client().unwrap_or(0))
+    } else {
+        (connection.add(0.0, ts) as f32, client_before)
+    };
     let reason = if !score.is_finite() || score >= p.extreme * threshold {
         Reason::Extreme
     } else if conn >= p.connection {
@@ -172,6 +190,40 @@ mod tests {
         let third = run(&[(0.02, SEC), (0.02, 2 * SEC), (0.02, 3 * SEC)], &mut 0);
         assert!(!third[1].0 && third[2].0);
         assert_eq!(third[2].1.reason, Reason::Connection);
+    }
+
+    /// One large upload: the PUBLISH, its PUBACK and the DISCONNECT after it all carry its byte
+    /// rate. One episode, not three pieces of evidence; and a device doing that every 15 s
+    /// stays below the client's level too.
+    #[test]
+    fn echoes_of_one_odd_message_are_one_episode() {
+        let ms = SEC / 1000;
+        let mut client = 0;
+        for upload in 0..4 {
+            let t = upload * 15 * SEC;
+            let out = run(
+                &[(0.02, t), (0.02, t + 2 * ms), (0.02, t + 5 * ms)],
+                &mut client,
+            );
+            assert!(out.iter().all(|(a, _)| !a), "upload {upload}: {out:?}");
+            assert!(out[2].1.connection < 1.01);
+        }
+        assert_eq!(client, 4, "one client record per episode");
+        // The fifth episode of the same client within the window is an alarm.
+        let out = run(&[(0.02, 60 * SEC)], &mut client);
+        assert_eq!((out[0].0, out[0].1.reason), (true, Reason::Client));
+    }
+
+    /// A flood: above-threshold messages every millisecond for three seconds are three episodes,
+    /// so the connection's evidence alarms within them.
+    #[test]
+    fn a_sustained_run_adds_an_episode_every_second() {
+        let ms = SEC / 1000;
+        let flood: Vec<_> = (0..3000).map(|i| (0.02, SEC + i * ms)).collect();
+        let out = run(&flood, &mut 0);
+        let first = out.iter().position(|(a, _)| *a).expect("the flood alarms");
+        assert_eq!(first, 2000, "the third episode begins at 2 s");
+        assert_eq!(out[first].1.reason, Reason::Connection);
     }
 
     #[test]
