@@ -331,8 +331,9 @@ EXPLANATIONS = [
     "the attacker's counts and their above-threshold messages become anomalies.",
     "- **Attacks that look like busy benign clients.** Malaria DoS spread over many addresses "
     "at moderate rates, and SlowITe connections that are individually ordinary, are told apart "
-    "only by per-client counts (`src_connects`, `src_open`) that benign NATs and reconnect "
-    "storms also raise; their recall is the lowest.",
+    "only by per-client counts and rates that benign NATs and busy devices also reach: "
+    "Malaria's recall is the lowest (training/address_rates.py measures the overlap). SlowITe's "
+    "connections are told apart when they end, once their client has been flagged.",
     "- **Scaling clips at one benign range beyond the benign extremes** (scaled values in "
     "[-1, 2]), and each range is at least one transformed unit wide. Within that, 'much "
     "larger' costs more than 'slightly larger'; beyond it every value costs the same, which "

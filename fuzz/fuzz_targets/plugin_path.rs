@@ -1,7 +1,7 @@
 //! Drives the whole pure path of the plugin on arbitrary bytes, the way the Suricata glue does:
 //! a `Session` fed both directions of a connection in slices cut at fuzzer-chosen points (with
 //! gaps, and with the re-delivery Suricata does after an "incomplete" answer), then per message
-//! the feature vector, scaling + scoring with the native backend of `tests/models/ae12.tflite` (the autoencoder's architecture at the schema's width),
+//! the feature vector, scaling + scoring with the native backend of `tests/models/ae11.tflite` (the autoencoder's architecture at the schema's width),
 //! and the EVE record written into a `ValueSink`.
 //!
 //! Input layout:
@@ -38,8 +38,8 @@ struct Engine {
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/models/ae12.tflite");
-        let model = LoadedModel::load(&path, Backend::Native, None).expect("load ae12.tflite");
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/models/ae11.tflite");
+        let model = LoadedModel::load(&path, Backend::Native, None).expect("load ae11.tflite");
         model.check_width(WIDTH, "fuzz").expect("the model has the schema's width");
         // Ranges wide enough that ordinary values land inside and extreme ones are clipped.
         let mut max = vec![12.0; WIDTH];

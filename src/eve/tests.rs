@@ -132,7 +132,7 @@ fn score_fields_and_feature_vector() {
             client: 2,
             reason: crate::scoring::Reason::Extreme,
         },
-        top: [(9, 0.5), (0, 0.25), (3, -1.0)],
+        top: [(8, 0.5), (0, 0.25), (3, -1.0)],
     };
     let features = extract(&recs[0]);
     let mut sink = ValueSink::new();

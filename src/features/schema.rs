@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 /// Bumped whenever a feature is added, removed, reordered or redefined.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// How a raw value is mapped before min-max scaling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +48,7 @@ const fn f(name: &'static str, transform: Transform, doc: &'static str) -> Featu
 
 use Transform::{Identity as Id, Log1p as Log};
 
-pub const WIDTH: usize = 12;
+pub const WIDTH: usize = 11;
 
 /// The features, in model input order. Each carries attack signal that holds across networks:
 /// what the message is, how hard the connection is being driven, and what its client address does
@@ -87,7 +87,8 @@ pub const FEATURES: [Feature; WIDTH] = [
     f(
         "flow_failed_auth",
         Log,
-        "refused CONNACKs on the connection so far",
+        "CONNACKs refusing the credentials (bad user name or password, not authorized, banned) \
+         on the connection so far",
     ),
     f(
         "qos2_pending_age",
@@ -95,15 +96,12 @@ pub const FEATURES: [Feature; WIDTH] = [
         "seconds the oldest incomplete QoS 2 exchange has waited: handshakes left hanging",
     ),
     // The client address across its connections (one connection per attempt is common in attacks).
-    f(
-        "src_connects",
-        Log,
-        "CONNECTs from the client address in the sliding window: brute force, SlowITe, Malaria",
-    ),
+    // How often it connects is not among them: one connection per message is how shell scripts
+    // and devices behind a NAT publish, so that count told networks apart, not attacks.
     f(
         "src_failed_auth",
         Log,
-        "refused logins of the client address in the sliding window",
+        "logins of the client address refused for their credentials in the sliding window",
     ),
     f(
         "src_refused_secrets",

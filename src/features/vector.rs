@@ -12,6 +12,7 @@ pub fn extract(r: &MessageRecord) -> RawVector {
     let fl = &ctx.flow;
     let src = &ctx.source;
     let b = |v: bool| f64::from(u8::from(v));
+    // Any refusal; the failed-login counts below count refused credentials only.
     let refused = matches!(&r.msg.body, Body::Connack(c) if c.return_code != 0);
     let raw: [f64; WIDTH] = [
         f64::from(r.msg.header.msg_type),
@@ -22,7 +23,6 @@ pub fn extract(r: &MessageRecord) -> RawVector {
         fl.byte_rate,
         fl.failed_auth as f64,
         fl.qos2_pending_age,
-        f64::from(src.connects),
         f64::from(src.failed_auth),
         f64::from(src.refused_secrets),
         f64::from(src.open),
@@ -68,5 +68,10 @@ mod tests {
         assert!((v[index("flow_failed_auth")] - (2f32).ln()).abs() < 1e-6);
         let ok = extract(&records(Direction::ToClient, CONNACK_OK)[0]);
         assert_eq!(ok[index("refused")], 0.0);
+        // A 3.1.1 broker refusing a 5.0 CONNECT (unacceptable protocol version): refused, but
+        // not a failed login.
+        let version = extract(&records(Direction::ToClient, &[0x20, 0x02, 0x00, 0x01])[0]);
+        assert_eq!(version[index("refused")], 1.0);
+        assert_eq!(version[index("flow_failed_auth")], 0.0);
     }
 }

@@ -113,9 +113,11 @@ impl Session {
 
     /// When the connection ends (called at the end of either direction's stream; answers once):
     /// true when it held an MQTT session open without ever publishing, subscribing or
-    /// unsubscribing, and its client address was flagged (`SourceCounts::flagged_at`) at some
-    /// time since it connected. SlowITe opens its connections before its client stands out,
-    /// each harmless-looking on its own; this is when they can be told apart.
+    /// unsubscribing, and its client address was flagged (`SourceCounts::flagged_at`) while it
+    /// was open: first flagged before `now` (the flow's last packet) and flagged again since it
+    /// connected. Bounding by the flow's own times keeps the answer the same however late the
+    /// end of a timed-out flow is processed. SlowITe opens its connections before its client
+    /// stands out, each harmless-looking on its own; this is when they can be told apart.
     pub fn idle_under_flagged_client(
         &mut self,
         sources: Option<&SharedSourceTable>,
@@ -127,10 +129,9 @@ impl Session {
         let (Some(table), Some(addr)) = (sources, self.client) else {
             return false;
         };
-        let flagged = table
-            .observe(addr, SourceEvent::Other, now.max(self.last_ts))
-            .flagged_at;
-        flagged != 0 && flagged >= self.opened_at
+        let now = now.max(self.last_ts);
+        let c = table.observe(addr, SourceEvent::Other, now);
+        c.first_flagged_at != 0 && c.first_flagged_at <= now && c.flagged_at >= self.opened_at
     }
 
     /// The client address this connection's per-source counts are kept under.
@@ -312,7 +313,9 @@ impl Session {
                 SourceEvent::Connect
             }
             (CONNECT, _) if dir == Direction::ToServer => SourceEvent::Other,
-            (_, Some(code)) if code != 0 && dir == Direction::ToClient => {
+            // Only a refusal of the credentials is a failed login; a protocol-version refusal
+            // before a client falls back to 3.1.1 is not.
+            (_, Some(code)) if wire::is_auth_refusal(code) && dir == Direction::ToClient => {
                 SourceEvent::FailedAuth(self.credentials)
             }
             _ => SourceEvent::Other,

@@ -37,6 +37,8 @@ pub struct SourceCounts {
     /// address is in the table, so that a connection that sat idle through it still learns, when
     /// it ends, that its client was flagged while it was open.
     pub flagged_at: Micros,
+    /// The first time it was (0: never).
+    pub first_flagged_at: Micros,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -49,6 +51,7 @@ struct Entry {
     secrets: [(u64, u64); SECRETS],
     open: u32,
     flagged_at: Micros,
+    first_flagged_at: Micros,
     /// Where the address sits in `SourceTable::keys`.
     pos: usize,
 }
@@ -81,6 +84,7 @@ impl Entry {
             .count() as u32;
         t.open = self.open;
         t.flagged_at = self.flagged_at;
+        t.first_flagged_at = self.first_flagged_at;
         t
     }
 
@@ -246,8 +250,12 @@ impl SourceTable {
             && self.flag_level > 0
             && total.anomalies >= self.flag_level
         {
-            entry.flagged_at = ts.max(1);
+            entry.flagged_at = ts.max(1).max(entry.flagged_at);
+            if entry.first_flagged_at == 0 {
+                entry.first_flagged_at = ts.max(1);
+            }
             total.flagged_at = entry.flagged_at;
+            total.first_flagged_at = entry.first_flagged_at;
         }
         total
     }
@@ -355,6 +363,13 @@ mod tests {
         let later = t.observe(ip(1), SourceEvent::Other, 2000 * SEC);
         assert_eq!(later.anomalies, 0, "the window forgot the anomalies");
         assert_eq!(later.flagged_at, 1010 * SEC, "but not the flag");
+        assert_eq!(later.first_flagged_at, 1010 * SEC);
+        t.observe(ip(1), SourceEvent::Anomaly, 1011 * SEC);
+        let again = t.observe(ip(1), SourceEvent::Other, 1012 * SEC);
+        assert_eq!(
+            (again.first_flagged_at, again.flagged_at),
+            (1010 * SEC, 1011 * SEC)
+        );
         // Without a level nothing is ever flagged.
         let mut u = SourceTable::new(100, 60);
         u.observe(ip(2), SourceEvent::Connect, SEC);

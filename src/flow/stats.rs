@@ -106,7 +106,7 @@ impl FlowStats {
         self.per_direction[dir.index()] += 1;
         if let Some(code) = m.connack_code {
             self.connacks += 1;
-            if code != 0 {
+            if crate::wire::is_auth_refusal(code) {
                 self.failed_auth += 1;
             }
         }

@@ -22,6 +22,17 @@ pub struct Connack {
 /// The 3.1.1 return code for a protocol level the server does not support.
 const V3_UNACCEPTABLE_PROTOCOL_VERSION: u8 = 1;
 
+/// Whether a CONNACK code refuses the client's credentials or its right to connect: 3.1.1 return
+/// codes 4 (bad user name or password) and 5 (not authorized); MQTT 5 reason codes 0x86 (bad
+/// user name or password), 0x87 (not authorized), 0x8A (banned) and 0x8C (bad authentication
+/// method). The two code spaces do not overlap, so no version is needed. Other refusals
+/// (unacceptable protocol version, identifier rejected, server unavailable or busy, ...) say
+/// nothing about a login: a 3.1.1 broker refusing an MQTT 5 CONNECT before the client falls back
+/// is ordinary interoperation.
+pub fn is_auth_refusal(code: u8) -> bool {
+    matches!(code, 4 | 5 | 0x86 | 0x87 | 0x8A | 0x8C)
+}
+
 pub(crate) fn parse(i: &[u8], ctx: &mut Ctx) -> Option<Connack> {
     let (i, flags) = ctx.u8(i).ok()?;
     let (i, return_code) = ctx.u8(i).ok()?;
@@ -58,6 +69,18 @@ pub(crate) fn parse(i: &[u8], ctx: &mut Ctx) -> Option<Connack> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auth_refusals_are_credential_refusals_only() {
+        for code in [4, 5, 0x86, 0x87, 0x8A, 0x8C] {
+            assert!(is_auth_refusal(code), "{code:#x}");
+        }
+        // Accepted; 3.1.1 protocol version, identifier, server unavailable; 5.0 unspecified,
+        // protocol version, client id, server unavailable and busy, quota.
+        for code in [0, 1, 2, 3, 0x80, 0x84, 0x85, 0x88, 0x89, 0x97] {
+            assert!(!is_auth_refusal(code), "{code:#x}");
+        }
+    }
     use crate::wire::{Limits, Malformations};
     use ProtocolVersion::*;
 

@@ -35,7 +35,7 @@ mod fuzz_tests;
 
 pub use ack::Ack;
 pub use auth::Auth;
-pub use connack::Connack;
+pub use connack::{is_auth_refusal, Connack};
 pub use connect::Connect;
 pub use disconnect::Disconnect;
 pub use fixed_header::{type_name, FixedHeader};

@@ -23,7 +23,7 @@
 /* The feature schema version the crate defines (run.sh reads it from `mqtt-ml schema`). */
 static uint32_t expected_schema;
 
-#define WIDTH 12
+#define WIDTH 11
 #define REL_TOL 1e-6
 
 static int passed, failed;
@@ -55,7 +55,7 @@ static void test_basics(const char *model, const char *backend)
         printf("  error: %s\n", err);
         return;
     }
-    check(mqtt_ml_model_width(m) == WIDTH, "width is 12");
+    check(mqtt_ml_model_width(m) == WIDTH, "width is 11");
     check(mqtt_ml_model_schema_version(m) == expected_schema,
           "schema version is the crate's (mqtt-ml schema)");
     check(mqtt_ml_feature_count() == mqtt_ml_model_width(m), "feature count equals width");
@@ -80,8 +80,8 @@ static void test_basics(const char *model, const char *backend)
     check(idx[0] < WIDTH && idx[1] < WIDTH && idx[2] < WIDTH, "top indices are feature indices");
     check(terr[0] >= terr[1] && terr[1] >= terr[2] && terr[2] >= 0, "top errors are descending");
     check(mqtt_ml_model_score(m, v, WIDTH, NULL, NULL) == s, "top outputs are optional");
-    check(mqtt_ml_model_score(m, v, WIDTH - 1, idx, terr) == -1.0f, "n = 11 gives -1");
-    check(mqtt_ml_model_score(m, v, WIDTH + 1, idx, terr) == -1.0f, "n = 13 gives -1");
+    check(mqtt_ml_model_score(m, v, WIDTH - 1, idx, terr) == -1.0f, "n = WIDTH - 1 gives -1");
+    check(mqtt_ml_model_score(m, v, WIDTH + 1, idx, terr) == -1.0f, "n = WIDTH + 1 gives -1");
     check(mqtt_ml_model_score(m, v, 0, idx, terr) == -1.0f, "n = 0 gives -1");
     check(mqtt_ml_model_score(m, NULL, WIDTH, idx, terr) == -1.0f, "NULL features give -1");
     check(mqtt_ml_model_score(NULL, v, WIDTH, idx, terr) == -1.0f, "NULL model gives -1");

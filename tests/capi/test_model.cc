@@ -22,6 +22,9 @@ static void check(bool ok, const std::string& what) {
     }
 }
 
+// The feature schema's width (src/features/schema.rs).
+static const size_t kWidth = 11;
+
 int main(int argc, char** argv) {
     if ( argc != 3 ) {
         std::fprintf(stderr, "usage: %s MODEL.tflite REFERENCE.txt\n", argv[0]);
@@ -29,7 +32,7 @@ int main(int argc, char** argv) {
     }
     mqtt_ml::Model m;
     std::string err;
-    check(! m.IsOpen() && m.Score(std::vector<double>(12, 0.0)).score == -1.0,
+    check(! m.IsOpen() && m.Score(std::vector<double>(kWidth, 0.0)).score == -1.0,
           "no model: score -1");
     check(! m.Open("/nonexistent/x.tflite", "", &err) && err.find("/nonexistent/x.tflite") != std::string::npos,
           "missing model: false and a message");
@@ -37,14 +40,14 @@ int main(int argc, char** argv) {
     for ( const char* backend : {"native", "tflite"} ) {
         mqtt_ml::Model mb;
         check(mb.Open(argv[1], backend, &err), std::string("open with ") + backend + ": " + err);
-        check(mb.Width() == 12, "width 12");
+        check(mb.Width() == kWidth, "width is the schema's");
         double dflt = mb.Threshold();
         double p999 = mb.SelectThreshold("p999");
         check(p999 > 0 && mb.Threshold() == p999, "p999 selected");
         check(mb.SelectThreshold("bogus") == -1.0 && mb.Threshold() == p999,
               "unknown name leaves the threshold in force");
         check(mb.SelectThreshold("") == dflt, "empty name selects the default");
-        check(mb.Score(std::vector<double>(11, 0.0)).score == -1.0, "11 features: -1");
+        check(mb.Score(std::vector<double>(kWidth - 1, 0.0)).score == -1.0, "one feature short: -1");
 
         std::ifstream in(argv[2]);
         std::string line;
@@ -57,7 +60,7 @@ int main(int argc, char** argv) {
             ls >> b >> score >> thr >> top[0] >> top[1] >> top[2];
             if ( b != backend )
                 continue;
-            std::vector<double> v(12);
+            std::vector<double> v(kWidth);
             for ( auto& x : v )
                 ls >> x;
             // The features went through float in the plugin; doubles read back are the same.

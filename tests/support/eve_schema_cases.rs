@@ -210,7 +210,7 @@ pub fn eve_schema_every_capture(env: &Env) -> Outcome {
 
 /// The same with a model loaded (native backend) and `eve-record: full`, so the score fields and
 /// every field of the full record are checked too:
-/// tests/models/masked12_malformed.tflite with [0, 1] scaling scores malformed messages 1/12
+/// tests/models/masked11_malformed.tflite with [0, 1] scaling scores malformed messages 1/11
 /// and every other message 0 (written as the integer 0).
 pub fn eve_schema_scored(env: &Env) -> Outcome {
     let pcaps = match all_captures(env) {
@@ -220,7 +220,7 @@ pub fn eve_schema_scored(env: &Env) -> Outcome {
     let dir = env.out_dir("schema-model");
     let model = dir.join("model.tflite");
     if let Err(e) = std::fs::copy(
-        env.root.join("tests/models/masked12_malformed.tflite"),
+        env.root.join("tests/models/masked11_malformed.tflite"),
         &model,
     ) {
         return Outcome::Fail(format!("copy model: {e}"));

@@ -1,8 +1,8 @@
 //! End-to-end scoring: the plugin with a model whose behaviour the test controls.
 //!
-//! `tests/models/masked12_malformed.tflite` reconstructs every feature exactly except
+//! `tests/models/masked11_malformed.tflite` reconstructs every feature exactly except
 //! `malformed`, which it reconstructs as 0; with scaling [0, 1] a malformed message scores exactly
-//! 1/12 and every other message 0, so each rule's expected alerts are known message by message.
+//! 1/11 and every other message 0, so each rule's expected alerts are known message by message.
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
@@ -22,7 +22,7 @@ fn install_model(env: &Env, name: &str, model: &str, meta: &Value) -> PathBuf {
     dst
 }
 
-/// Thresholds: p95 0.001, p99 0.005 (the default), p999 0.5. A malformed message (1/12) is
+/// Thresholds: p95 0.001, p99 0.005 (the default), p999 0.5. A malformed message (1/11) is
 /// above p99 by more than the decision's extreme factor (10), so it is anomalous on its own.
 fn metadata() -> Value {
     metadata_with(0.005)
@@ -70,7 +70,7 @@ fn captures(env: &Env) -> Result<Vec<PathBuf>, Outcome> {
 /// `mqtt_ml.score:>X` fires on exactly the malformed messages, with either backend, and every
 /// record's score is the predicted one.
 pub fn score_rule_fires_where_predicted(env: &Env) -> Outcome {
-    let model = install_model(env, "masked", "masked12_malformed.tflite", &metadata());
+    let model = install_model(env, "masked", "masked11_malformed.tflite", &metadata());
     let rules = env.write(
         "score.rules",
         "alert mqtt any any -> any any (msg:\"score\"; mqtt_ml.score:>0.01; sid:9199001; rev:1;)\n",
@@ -151,13 +151,13 @@ pub fn score_rule_fires_where_predicted(env: &Env) -> Outcome {
 
 /// The sticky-buffer form and `mqtt_ml.anomaly` with the model's thresholds.
 pub fn sticky_buffer_and_anomaly(env: &Env) -> Outcome {
-    let model = install_model(env, "sticky", "masked12_malformed.tflite", &metadata());
+    let model = install_model(env, "sticky", "masked11_malformed.tflite", &metadata());
     let Some(pcap) = env.verify_pcap("mqtt-events-invalid-qos__input.pcap") else {
         return Outcome::Skip("dataset not found: suricata-verify".into());
     };
     let rules = env.write(
         "sticky.rules",
-        "alert mqtt any any -> any any (msg:\"sticky\"; mqtt_ml.score; content:\"0.083333\"; startswith; sid:9199010; rev:1;)\n\
+        "alert mqtt any any -> any any (msg:\"sticky\"; mqtt_ml.score; content:\"0.090909\"; startswith; sid:9199010; rev:1;)\n\
          alert mqtt any any -> any any (msg:\"anomaly\"; mqtt_ml.anomaly; sid:9199011; rev:1;)\n\
          alert mqtt any any -> any any (msg:\"anomaly p999\"; mqtt_ml.anomaly:p999; sid:9199012; rev:1;)\n\
          alert mqtt any any -> any any (msg:\"anomaly p95\"; mqtt_ml.anomaly:p95; sid:9199013; rev:1;)\n",
@@ -175,7 +175,7 @@ pub fn sticky_buffer_and_anomaly(env: &Env) -> Outcome {
     ensure!(count(9199010) == 1, "sticky buffer: {sids:?}");
     ensure!(
         count(9199011) == 1,
-        "anomaly (1/12 is over 10 times the default p99 = 0.005): {sids:?}"
+        "anomaly (1/11 is over 10 times the default p99 = 0.005): {sids:?}"
     );
     ensure!(
         count(9199012) == 0,
@@ -185,7 +185,7 @@ pub fn sticky_buffer_and_anomaly(env: &Env) -> Outcome {
     Outcome::Pass(String::new())
 }
 
-/// The decision: with the default threshold at 0.02 a malformed message (1/12) is above it but
+/// The decision: with the default threshold at 0.02 a malformed message (1/11) is above it but
 /// not extreme (10 x 0.02), so it is anomalous only with evidence: about three above-threshold
 /// messages on its connection, or five from its client. Every record's decision is checked
 /// against its own evidence, on a capture of one malformed message and on a fuzzer's capture.
@@ -193,7 +193,7 @@ pub fn decision_needs_evidence(env: &Env) -> Outcome {
     let model = install_model(
         env,
         "decision",
-        "masked12_malformed.tflite",
+        "masked11_malformed.tflite",
         &metadata_with(0.02),
     );
     let Some(single) = env.verify_pcap("mqtt-events-invalid-qos__input.pcap") else {
@@ -260,7 +260,7 @@ pub fn decision_needs_evidence(env: &Env) -> Outcome {
 
 /// Bad keyword arguments fail the rule at load, cleanly.
 pub fn keyword_arguments_checked(env: &Env) -> Outcome {
-    let model = install_model(env, "kwargs", "masked12_malformed.tflite", &metadata());
+    let model = install_model(env, "kwargs", "masked11_malformed.tflite", &metadata());
     for (i, opt) in [
         "mqtt_ml.score:>abc;",
         "mqtt_ml.score:>>1;",
@@ -297,13 +297,13 @@ pub fn keyword_arguments_checked(env: &Env) -> Outcome {
 
 /// Every way the model can be unusable stops Suricata with one error line naming the fix.
 pub fn model_failures_are_one_clear_line(env: &Env) -> Outcome {
-    let good = install_model(env, "good", "masked12_malformed.tflite", &metadata());
+    let good = install_model(env, "good", "masked11_malformed.tflite", &metadata());
     let corrupt = env.out_dir("model-corrupt").join("model.tflite");
     std::fs::write(&corrupt, b"TFL3 this is not a flatbuffer at all").unwrap();
     std::fs::write(corrupt.with_extension("json"), metadata().to_string()).unwrap();
     let mut v2 = metadata();
     v2["schema"]["version"] = json!(999);
-    let wrong_schema = install_model(env, "v999", "masked12_malformed.tflite", &v2);
+    let wrong_schema = install_model(env, "v999", "masked11_malformed.tflite", &v2);
     let narrow = install_model(env, "narrow", "zero20.tflite", &metadata());
     let no_meta = env.out_dir("model-nometa").join("model.tflite");
     std::fs::copy(&good, &no_meta).unwrap();
@@ -349,7 +349,7 @@ pub fn model_failures_are_one_clear_line(env: &Env) -> Outcome {
 
 /// The stats counters count what was scored.
 pub fn stats_counters(env: &Env) -> Outcome {
-    let model = install_model(env, "stats", "masked12_malformed.tflite", &metadata());
+    let model = install_model(env, "stats", "masked11_malformed.tflite", &metadata());
     let Some(pcap) = env.verify_pcap("mqtt-events-invalid-qos__input.pcap") else {
         return Outcome::Skip("dataset not found: suricata-verify".into());
     };

@@ -1,7 +1,7 @@
 ##! Scores every MQTT message with the mqtt-ml autoencoder, as the mqtt-ml Suricata plugin does.
 ##!
-##! For each message Zeek's MQTT analyzer reports, this script builds the 12 features of the
-##! mqtt-ml feature schema (v3: same names, order and transforms), from the message, the
+##! For each message Zeek's MQTT analyzer reports, this script builds the 11 features of the
+##! mqtt-ml feature schema (v4: same names, order and transforms), from the message, the
 ##! connection's state and a bounded per-client table with the plugin's sliding window, scores
 ##! the vector with the MQTT_ML::Scoring plugin (libmqtt_ml.so), writes one mqtt_ml.log record
 ##! and raises MQTT_ML::Anomaly when the score exceeds the threshold. Zeek's events do not expose
@@ -449,6 +449,14 @@ function close_session(c: connection, now: count)
 	observe_source(c$id$orig_h, "closed", "", now);
 	}
 
+# A CONNACK refusing the credentials or the right to connect (the plugin's is_auth_refusal):
+# 3.1.1 codes 4 and 5, MQTT 5 reason codes 0x86, 0x87, 0x8A and 0x8C. A protocol-version
+# refusal before a client falls back to 3.1.1 is not a failed login.
+function auth_refusal(code: count): bool
+	{
+	return code == 4 || code == 5 || code == 0x86 || code == 0x87 || code == 0x8A || code == 0x8C;
+	}
+
 function features(c: connection, m: Msg): vector of double
 	{
 	local st = state(c);
@@ -459,7 +467,7 @@ function features(c: connection, m: Msg): vector of double
 	if ( m?$connack_code )
 		{
 		st$connacks += 1;
-		if ( m$connack_code != 0 )
+		if ( auth_refusal(m$connack_code) )
 			st$failed_auth += 1;
 		}
 	if ( m$msgtype == 3 && m$qos == 2 && ! m$dup )
@@ -498,7 +506,7 @@ function features(c: connection, m: Msg): vector of double
 		what = "connect";
 		st$counted_open = T;
 		}
-	else if ( m?$connack_code && m$connack_code != 0 && ! m$is_orig )
+	else if ( m?$connack_code && auth_refusal(m$connack_code) && ! m$is_orig )
 		{
 		what = "failed";
 		secret = st?$creds ? st$creds : "";
@@ -519,7 +527,6 @@ function features(c: connection, m: Msg): vector of double
 		log1p(st$rate_bytes / RATE_TAU),               # flow_byte_rate
 		log1p(count_to_double(st$failed_auth)),        # flow_failed_auth
 		log1p(qos2_age),                               # qos2_pending_age
-		log1p(count_to_double(src$connects)),          # src_connects
 		log1p(count_to_double(src$failed_auth)),       # src_failed_auth
 		log1p(count_to_double(src$refused_secrets)),   # src_refused_secrets
 		log1p(count_to_double(src$open))               # src_open
