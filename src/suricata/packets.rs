@@ -23,7 +23,10 @@ unsafe fn packet_log<'a>(f: *mut Flow, create: bool) -> Option<&'a mut PacketLog
     if !create {
         return None;
     }
-    let log = Box::into_raw(Box::new(PacketLog::new(plugin::config().packet_log_size)));
+    // Charged to the memory budget (its queues grow only with the budget's room), released when
+    // the flow goes.
+    let log = PacketLog::new(plugin::config().packet_log_size).with_budget(plugin::budget());
+    let log = Box::into_raw(Box::new(log));
     if ffi::mqtt_ml_flow_data_set(f, log as *mut c_void) != 0 {
         drop(Box::from_raw(log));
         return None;

@@ -396,3 +396,75 @@ pub fn memcap_bounds_and_counts(env: &Env) -> Outcome {
         recs.len()
     ))
 }
+
+/// The packet log (which segment carried each message) is under the memory budget: a PUBLISH sent
+/// one byte per segment makes the log hold 40,000 segments until the message completes. With the
+/// default memcap that shows in `mqtt_ml.memuse_peak`; with 1mb the log stops growing at the
+/// budget, the refusals are counted, and the PUBLISH is still logged, timed by its last segment.
+pub fn packet_log_under_memcap(env: &Env) -> Outcome {
+    let pcap = env.tmp.join("publish-bytewise.pcap");
+    let publish = synth::publish_311("slow/drip", &vec![b'z'; 39_980]);
+    let mut segments = vec![
+        (Side::Client, synth::connect_311("dripper")),
+        (Side::Server, synth::CONNACK_OK.to_vec()),
+    ];
+    segments.extend(publish.iter().map(|b| (Side::Client, vec![*b])));
+    synth::write_tcp_pcap(&pcap, 40005, 1883, &segments).expect("write pcap");
+    let stats_of = |run: &super::Run| -> Value {
+        run.eve()
+            .into_iter()
+            .rfind(|r| r["event_type"] == "stats")
+            .map(|s| s["stats"]["mqtt_ml"].clone())
+            .unwrap_or_default()
+    };
+    let size = "app-layer.protocols.mqtt-ml.packet-log-size=65536";
+    let check_publish = |run: &super::Run, what: &str| -> Result<(), String> {
+        let recs = run.records();
+        let p = recs.iter().find(|r| r["mqtt_ml"]["msgtype"] == 3);
+        match p {
+            Some(p) if recs.len() == 3 && p["mqtt_ml"]["tcp"]["len"] == 1 => Ok(()),
+            Some(p) => Err(format!(
+                "{what}: {} records, PUBLISH timed by a segment of {} bytes",
+                recs.len(),
+                p["mqtt_ml"]["tcp"]["len"]
+            )),
+            None => Err(format!("{what}: the PUBLISH was not logged")),
+        }
+    };
+    let roomy = env.run("packet-log-default", &pcap, &["--set", size]);
+    ensure!(roomy.ok(), "{}", roomy.describe());
+    if let Err(e) = check_publish(&roomy, "default memcap") {
+        return Outcome::Fail(e);
+    }
+    let s = stats_of(&roomy);
+    let peak = s["memuse_peak"].as_u64().unwrap_or(0);
+    ensure!(
+        peak >= 32_768 * 16 && s["memcap_refusals"] == 0,
+        "default memcap: 40,000 segments held, yet {s}"
+    );
+    let tight = env.run(
+        "packet-log-1mb",
+        &pcap,
+        &[
+            "--set",
+            size,
+            "--set",
+            "app-layer.protocols.mqtt-ml.memcap=1mb",
+        ],
+    );
+    ensure!(tight.ok(), "{}", tight.describe());
+    if let Err(e) = check_publish(&tight, "memcap 1mb") {
+        return Outcome::Fail(e);
+    }
+    let t = stats_of(&tight);
+    let refused = t["memcap_refusals"].as_u64().unwrap_or(0);
+    let tight_peak = t["memuse_peak"].as_u64().unwrap_or(0);
+    ensure!(
+        refused > 0 && tight_peak <= 1 << 20,
+        "memcap 1mb: {refused} refusals, peak {tight_peak}: {t}"
+    );
+    Outcome::Pass(format!(
+        "default: peak {peak} B; 1mb: peak {tight_peak} B, {refused} refusals; PUBLISH logged and \
+         timed by its last segment in both"
+    ))
+}
