@@ -14,8 +14,20 @@ with hand-built IPv4/TCP headers (handshakes, sequence and acknowledgement numbe
            setting a new alias to a distinct 48-byte topic, in full segments the broker ACKs;
            never closed: the most alias state a client can make the plugin hold.
 
+  worst    N connections (default 10,000) from one client, each holding the most per-connection
+           state a client can make the plugin hold, never closed: handshake, MQTT 5 CONNECT with
+           keep-alive 65535, a CONNACK granting Topic Alias Maximum 65535; 1,024 PUBLISHes each
+           setting a new alias to a distinct 64-byte topic (both per-direction alias bounds
+           reached: 1,024 aliases, 64 KiB of topic text), the first 64 at QoS 2 and never
+           acknowledged (the QoS 2 start times kept), in full segments the broker ACKs; then a
+           PUBLISH announcing 1,000 bytes of which 300 come, one byte per segment, unacknowledged
+           (the packet log full at its default 256 segments, the message incomplete). Also
+           writes OUT.idx: the pcap's byte length after every 1,000 connections, so that a
+           prefix (`head -c`) is the same capture with fewer connections.
+
 Usage: bench/build-resource-captures.py slowite OUT.pcap [--conns N]
        bench/build-resource-captures.py bigpub OUT.pcap [--msgs M] [--size SIZE]
+       bench/build-resource-captures.py worst OUT.pcap [--conns N]
        bench/build-resource-captures.py aliases OUT.pcap [--conns N] [--msgs M]"""
 import argparse
 import os
@@ -182,9 +194,58 @@ def aliases(out, conns, msgs):
     return n[0]
 
 
+def worst(out, conns):
+    w = PcapWriter(out)
+    n = [0]
+
+    def emit(t, f):
+        w.write(t, f)
+        n[0] += 1
+
+    keep_alive = 65535
+    connect5 = (bytes([0x10, 13]) + mqtt_str(b"MQTT") + bytes([5, 0x02]) +
+                struct.pack("!H", keep_alive) + bytes([0]) + mqtt_str(b""))
+    connack5 = bytes([0x20, 6, 0, 0, 3, 0x22, 0xFF, 0xFF])
+    marks = []
+    t = T0
+    for i in range(conns):
+        c = Conn(emit, 10000 + i)
+        c.handshake(t)
+        c.client_data(t + 200, connect5, ack=False)
+        c.server_data(t + 300, connack5)
+        t += 1000
+        stream = bytearray()
+        for a in range(1, 1025):
+            topic = (b"c%05d/alias%05d/" % (i, a)).ljust(64, b"x")
+            props = bytes([3, 0x23]) + struct.pack("!H", a)
+            if a <= 64:  # QoS 2, packet id a, never acknowledged
+                body = mqtt_str(topic) + struct.pack("!H", a) + props + b"v"
+                stream += bytes([0x34]) + varint(len(body)) + body
+            else:
+                body = mqtt_str(topic) + props + b"v"
+                stream += bytes([0x30]) + varint(len(body)) + body
+        for off in range(0, len(stream), MSS):
+            t += 10
+            c.client_data(t, bytes(stream[off:off + MSS]))
+        # A PUBLISH that never completes, dripped one byte per segment.
+        partial = bytes([0x30]) + varint(1000) + mqtt_str(b"drip") + b"d" * 300
+        for k in range(300):
+            t += 10
+            c.client_data(t, partial[k:k + 1], ack=False)
+        t += 1000
+        if (i + 1) % 1000 == 0:
+            w.f.flush()
+            marks.append((i + 1, w.f.tell()))
+    w.close()
+    with open(out + ".idx", "w") as f:
+        for k, pos in marks:
+            f.write(f"{k} {pos}\n")
+    return n[0]
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("kind", choices=["slowite", "bigpub", "aliases"])
+    ap.add_argument("kind", choices=["slowite", "bigpub", "aliases", "worst"])
     ap.add_argument("out")
     ap.add_argument("--conns", type=int)
     ap.add_argument("--msgs", type=int)
@@ -195,6 +256,9 @@ def main():
         n = slowite(tmp, a.conns or 10000)
     elif a.kind == "bigpub":
         n = bigpub(tmp, a.msgs or 200, a.size)
+    elif a.kind == "worst":
+        n = worst(tmp, a.conns or 10000)
+        os.replace(tmp + ".idx", a.out + ".idx")
     else:
         n = aliases(tmp, a.conns or 1000, a.msgs or 1024)
     os.replace(tmp, a.out)

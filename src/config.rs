@@ -50,8 +50,10 @@ pub struct Config {
     /// `eve-record: full`: every field in `mqtt_ml` records (wire fields, MQTT 5 properties,
     /// payload); the default record holds what an analyst reads (docs/eve.md).
     pub eve_record_full: bool,
-    /// The plugin's memory budget for live transactions (bytes, 0 = none). Past it, messages
-    /// beyond `max_msgs_per_segment` are dropped and counted whatever their type.
+    /// The plugin's memory budget for what it holds per flow (transactions, topic aliases, the
+    /// packet log, QoS 2 start times; bytes, 0 = none). Past it, messages beyond
+    /// `max_msgs_per_segment` are dropped and counted whatever their type, and the rest stop
+    /// growing.
     pub memcap: usize,
     /// Bytes of each MQTT stream direction reassembled and parsed; 0 = all. Suricata's global
     /// default (1 MiB) would stop parsing long-lived MQTT connections and floods after 1 MiB.

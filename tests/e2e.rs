@@ -207,6 +207,10 @@ fn main() {
             "memcap_bounds_and_counts",
             hardening_cases::memcap_bounds_and_counts,
         ),
+        (
+            "packet_log_under_memcap",
+            hardening_cases::packet_log_under_memcap,
+        ),
     ];
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (name, f) in tests {

@@ -6,8 +6,16 @@
 //! frame in which Wireshark dissects it) is looked up by stream offset. Bounded per direction:
 //! segments are dropped once parsing has passed them, and the oldest go first when a direction
 //! runs ahead of parsing by more than `capacity` segments.
+//!
+//! The log is charged to the plugin's memory budget (its struct and its queues' buffers). A queue
+//! grows only with the budget's room: when the budget is spent, a direction keeps the segments it
+//! already has room for, the oldest making way for each new one (the newest segment, the one most
+//! likely to carry the next message's last byte, is always kept), and a direction with no room at
+//! all keeps none. A message whose segment is not held is timed by the flow's latest packet
+//! (`timed_by_packet: false`): coarser timing, never a lost message.
 use std::collections::VecDeque;
 
+use super::budget::{queue_bytes, room_for_one, Budget, Held, Room};
 use super::{Direction, Micros};
 
 /// One TCP segment, as the packet callback saw it.
@@ -25,8 +33,10 @@ pub struct PacketLog {
     capacity: usize,
     /// Time of the most recent packet of either direction: the fallback when no segment matches.
     last_ts: Micros,
-    /// Segments forgotten unparsed because a direction ran too far ahead of the parser.
+    /// Segments forgotten unparsed because a direction ran too far ahead of the parser, or not
+    /// kept because the memory budget was spent.
     pub dropped: u64,
+    held: Held,
 }
 
 /// The default number of unparsed segments kept per direction.
@@ -39,7 +49,26 @@ impl PacketLog {
             capacity: capacity.max(1),
             last_ts: 0,
             dropped: 0,
+            held: Held::default(),
         }
+    }
+
+    /// Charges the log to `budget`; from then on its queues grow only with the budget's room.
+    pub fn with_budget(mut self, budget: &'static Budget) -> Self {
+        self.held.attach(budget);
+        self.settle();
+        self
+    }
+
+    /// Bytes the log holds: its struct and its queues' buffers.
+    pub fn bytes(&self) -> usize {
+        self.held.bytes()
+    }
+
+    fn settle(&mut self) {
+        let now =
+            std::mem::size_of::<Self>() + self.segments.iter().map(queue_bytes).sum::<usize>();
+        self.held.settle(now);
     }
 
     pub fn last_ts(&self) -> Micros {
@@ -61,11 +90,21 @@ impl PacketLog {
         {
             return;
         }
-        if q.len() >= self.capacity {
-            q.pop_front();
-            self.dropped += 1;
+        match room_for_one(q, self.capacity, &self.held) {
+            Room::Free => {}
+            Room::Full | Room::Refused if !q.is_empty() => {
+                q.pop_front();
+                self.dropped += 1;
+            }
+            // No room at all: messages of this direction are timed by the latest packet until
+            // the budget has room again.
+            Room::Full | Room::Refused => {
+                self.dropped += 1;
+                return;
+            }
         }
         q.push_back(p);
+        self.settle();
     }
 
     /// The segment holding stream byte `offset` of a direction whose first payload byte has
@@ -83,9 +122,17 @@ impl PacketLog {
         while q.front().is_some_and(before) {
             q.pop_front();
         }
-        q.iter()
+        let found = q
+            .iter()
             .find(|s| target.wrapping_sub(s.seq) < u32::from(s.payload_len))
-            .copied()
+            .copied();
+        // A direction that ran far ahead once (a message sent in many small segments) gives the
+        // room back once parsing has caught up.
+        if q.capacity() > 64 && q.len() < q.capacity() / 4 {
+            q.shrink_to(q.len() * 2);
+            self.settle();
+        }
+        found
     }
 
     pub fn pending(&self, dir: Direction) -> usize {
@@ -154,5 +201,62 @@ mod tests {
         }
         assert_eq!(log.pending(Direction::ToServer), 4);
         assert_eq!(log.dropped, 96);
+    }
+
+    /// The log is charged to the memory budget; past it, a direction keeps the room it has (the
+    /// oldest segments make way, the newest is kept and still times its message), a direction
+    /// with no room keeps nothing (its messages are timed by the latest packet), refusals are
+    /// counted, and everything is released when the flow goes.
+    #[test]
+    fn charged_to_the_memory_budget_and_bounded_by_it() {
+        static B: Budget = Budget::new();
+        let entry = std::mem::size_of::<PacketFacts>();
+        let base = std::mem::size_of::<PacketLog>();
+        B.set_cap(base + 16 * entry);
+        {
+            let mut log = PacketLog::new(1024).with_budget(&B);
+            assert_eq!(B.used(), base, "the struct itself");
+            for i in 0..100u32 {
+                log.record(Direction::ToServer, seg(u64::from(i), 1 + i * 10, 10));
+            }
+            assert_eq!(
+                B.used(),
+                base + 16 * entry,
+                "grown to the budget, no further"
+            );
+            assert_eq!(log.bytes(), B.used());
+            assert_eq!(log.pending(Direction::ToServer), 16);
+            assert_eq!(log.dropped, 84);
+            assert_eq!(
+                B.refusals(),
+                84,
+                "every segment that needed growth was refused"
+            );
+            // The newest segment is held: the message ending there is timed by it.
+            assert_eq!(log.carrier(Direction::ToServer, 1, 995).unwrap().ts, 99);
+            // The other direction finds no room at all: nothing kept, nothing to time by.
+            log.record(Direction::ToClient, seg(7, 50, 10));
+            assert_eq!(log.pending(Direction::ToClient), 0);
+            assert!(log.carrier(Direction::ToClient, 50, 5).is_none());
+            assert_eq!(log.last_ts(), 99);
+            assert_eq!(B.refusals(), 85);
+        }
+        assert_eq!(B.used(), 0, "released with the flow");
+        assert!(B.peak() <= base + 16 * entry);
+    }
+
+    #[test]
+    fn gives_room_back_once_parsing_catches_up() {
+        static B: Budget = Budget::new();
+        let mut log = PacketLog::new(4096).with_budget(&B);
+        for i in 0..1000u32 {
+            log.record(Direction::ToServer, seg(u64::from(i), i, 1));
+        }
+        let grown = B.used();
+        assert!(grown >= 1000 * std::mem::size_of::<PacketFacts>());
+        // A message ending at the last byte: every segment before it goes, and the room with it.
+        assert_eq!(log.carrier(Direction::ToServer, 0, 999).unwrap().ts, 999);
+        assert!(B.used() < grown / 8, "{} of {grown} still held", B.used());
+        assert_eq!(log.bytes(), B.used());
     }
 }

@@ -140,9 +140,11 @@ impl Session {
     }
 
     /// The memory budget that decides, message by message, whether messages that matter are
-    /// kept past `max-msgs-per-segment`.
+    /// kept past `max-msgs-per-segment`, and that the topic aliases and the QoS 2 start times are
+    /// charged to.
     pub fn set_budget(&mut self, budget: &'static Budget) {
         self.budget = Some(budget);
+        self.stats.set_budget(budget);
         for a in &mut self.aliases {
             a.set_budget(budget);
         }

@@ -1,4 +1,5 @@
 //! Per-flow timing and counters, updated once per parsed message.
+use super::budget::{queue_bytes, room_for_one, Budget, Held, Room};
 use super::{seconds_between, Direction, Micros};
 
 /// What the counters need to know about a message (a small view of `wire::Message`).
@@ -71,15 +72,24 @@ pub struct FlowStats {
     connacks: u64,
     failed_auth: u64,
     pending_qos2: u64,
-    /// Start times of the oldest incomplete QoS 2 exchanges, oldest first.
+    /// Start times of the oldest incomplete QoS 2 exchanges, oldest first (at most
+    /// `QOS2_TIMES`, and only as many as the memory budget has room for: past it the count stays
+    /// exact and the age counts from the oldest start time held).
     qos2_started: std::collections::VecDeque<Micros>,
     msgs: Decayed,
     bytes: Decayed,
+    /// The start times' buffer, under the plugin's memory budget.
+    held: Held,
 }
 
 impl FlowStats {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Charges what the counters hold (the QoS 2 start times) to `budget`.
+    pub fn set_budget(&mut self, budget: &'static Budget) {
+        self.held.attach(budget);
     }
 
     pub fn msg_count(&self) -> u64 {
@@ -113,8 +123,9 @@ impl FlowStats {
         match m.msg_type {
             PUBLISH if m.qos == 2 && !m.dup => {
                 self.pending_qos2 += 1;
-                if self.qos2_started.len() < QOS2_TIMES {
+                if room_for_one(&mut self.qos2_started, QOS2_TIMES, &self.held) == Room::Free {
                     self.qos2_started.push_back(ts);
+                    self.held.settle(queue_bytes(&self.qos2_started));
                 }
             }
             PUBCOMP => {
@@ -249,6 +260,34 @@ mod tests {
         assert_eq!((b.pending_qos2, b.qos2_pending_age), (1, 3.0));
         let c = s.observe(Direction::ToClient, facts(PUBCOMP), 5_000_000, 0);
         assert_eq!((c.pending_qos2, c.qos2_pending_age), (0, 0.0));
+    }
+
+    /// The QoS 2 start times are charged to the memory budget, at most `QOS2_TIMES` of them; with
+    /// the budget spent none is added, the count stays exact and the age comes from what is held.
+    #[test]
+    fn qos2_start_times_under_the_memory_budget() {
+        static B: Budget = Budget::new();
+        let publish = MessageFacts {
+            msg_type: PUBLISH,
+            qos: 2,
+            ..Default::default()
+        };
+        {
+            let mut s = FlowStats::new();
+            s.set_budget(&B);
+            for t in 0..200 {
+                s.observe(Direction::ToServer, publish, t, 0);
+            }
+            assert_eq!(B.used(), QOS2_TIMES * 8, "64 start times, no more");
+            B.set_cap(B.used());
+            let mut spent = FlowStats::new();
+            spent.set_budget(&B);
+            spent.observe(Direction::ToServer, publish, 1_000_000, 0);
+            let a = spent.observe(Direction::ToServer, publish, 3_000_000, 0);
+            assert_eq!((a.pending_qos2, a.qos2_pending_age), (2, 0.0));
+            assert_eq!((B.used(), B.refusals()), (QOS2_TIMES * 8, 2));
+        }
+        assert_eq!(B.used(), 0, "released with the flow");
     }
 
     #[test]

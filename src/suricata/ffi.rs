@@ -13,6 +13,7 @@ pub use suricata_sys::sys::{AppLayerParserState, AppProto, Flow};
 
 pub const IPPROTO_TCP: u8 = 6;
 pub const ALPROTO_UNKNOWN: AppProto = 0;
+pub const ALPROTO_FAILED: AppProto = suricata_sys::sys::AppProtoEnum::ALPROTO_FAILED as AppProto;
 
 pub const STREAM_TOSERVER: u8 = 0x04;
 pub const STREAM_TOCLIENT: u8 = 0x08;

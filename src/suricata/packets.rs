@@ -1,8 +1,8 @@
 //! Packet facts from the shim's flow update callback, kept in flow storage, and the `Clock` the
-//! session reads them through.
-use std::os::raw::c_void;
+//! session reads them through; and the protocol-detection event for flows the port probe refused.
+use std::os::raw::{c_int, c_void};
 
-use super::ffi::{self, Flow, PacketFactsC, ALPROTO_UNKNOWN};
+use super::ffi::{self, Flow, PacketFactsC, ALPROTO_FAILED, ALPROTO_UNKNOWN};
 use super::plugin;
 use crate::flow::{Clock, Direction, Micros, PacketFacts, PacketLog};
 
@@ -10,52 +10,101 @@ fn micros(secs: u64, usecs: u64) -> Micros {
     secs.saturating_mul(1_000_000).saturating_add(usecs)
 }
 
-/// The flow's packet log, created on first use.
+/// What the plugin keeps in a flow's storage.
+struct FlowData {
+    log: PacketLog,
+    probe: ProbeVerdict,
+}
+
+/// What the port probe said about the flow, as far as the protocol-detection event goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ProbeVerdict {
+    /// Nothing refused.
+    None,
+    /// Data refused as not MQTT; the event is raised on the flow's next packet.
+    Refused,
+    /// The event was raised (once per flow).
+    Reported,
+}
+
+/// The flow's data, created on first use.
 ///
 /// # Safety
 /// `f` is a live flow that the calling thread holds (Suricata locks a flow while its packets and
-/// app-layer data are processed), so no other reference to its storage exists meanwhile.
-unsafe fn packet_log<'a>(f: *mut Flow, create: bool) -> Option<&'a mut PacketLog> {
-    let p = ffi::mqtt_ml_flow_data_get(f) as *mut PacketLog;
+/// app-layer data are processed, probes included), so no other reference to its storage exists
+/// meanwhile.
+unsafe fn flow_data<'a>(f: *mut Flow, create: bool) -> Option<&'a mut FlowData> {
+    let p = ffi::mqtt_ml_flow_data_get(f) as *mut FlowData;
     if !p.is_null() {
         return Some(&mut *p);
     }
     if !create {
         return None;
     }
-    let log = Box::into_raw(Box::new(PacketLog::new(plugin::config().packet_log_size)));
-    if ffi::mqtt_ml_flow_data_set(f, log as *mut c_void) != 0 {
-        drop(Box::from_raw(log));
+    // The packet log is charged to the memory budget (its queues grow only with the budget's
+    // room) and released when the flow goes.
+    let data = FlowData {
+        log: PacketLog::new(plugin::config().packet_log_size).with_budget(plugin::budget()),
+        probe: ProbeVerdict::None,
+    };
+    let data = Box::into_raw(Box::new(data));
+    if ffi::mqtt_ml_flow_data_set(f, data as *mut c_void) != 0 {
+        drop(Box::from_raw(data));
         return None;
     }
-    Some(&mut *log)
+    Some(&mut *data)
 }
 
-/// Called by the shim for every TCP packet of every flow, before stream and app-layer handling.
+/// The port probe refused this flow's data as not MQTT: the flow's next packet carries the
+/// protocol-detection event, unless another protocol has been recognised by then.
+///
+/// # Safety
+/// As `flow_data`: `f` is the live flow the probe was called for, locked by the calling thread.
+pub unsafe fn probe_refused(f: *const Flow) {
+    // Flow storage is the plugin's own slot; writing it does not touch the flow's other fields.
+    if let Some(d) = flow_data(f as *mut Flow, true) {
+        if d.probe == ProbeVerdict::None {
+            d.probe = ProbeVerdict::Refused;
+        }
+    }
+}
+
+/// Called by the shim for every TCP packet of every followed flow, before stream and app-layer
+/// handling. Returns 1 when the shim is to set Suricata's protocol-detection event
+/// (`APPLAYER_PROTO_DETECTION_SKIPPED`) on this packet: the port probe refused the flow's data and
+/// no protocol has been recognised since.
 // SAFETY: the shim passes the packet's live flow (or null) and facts on its stack (or null), for
 // the call; flow storage is only touched through the shim for this flow, on its worker thread.
 #[no_mangle]
-pub unsafe extern "C" fn mqtt_ml_on_packet(f: *mut Flow, facts: *const PacketFactsC) {
+pub unsafe extern "C" fn mqtt_ml_on_packet(f: *mut Flow, facts: *const PacketFactsC) -> c_int {
     if f.is_null() || facts.is_null() {
-        return;
+        return 0;
     }
     let facts = &*facts;
     let ours = plugin::alproto();
+    let unrecognised = facts.alproto == ALPROTO_UNKNOWN || facts.alproto == ALPROTO_FAILED;
+    let mut raise = 0;
+    if let Some(d) = flow_data(f, false) {
+        if d.probe == ProbeVerdict::Refused && unrecognised {
+            d.probe = ProbeVerdict::Reported;
+            raise = 1;
+        }
+    }
     if facts.alproto != ALPROTO_UNKNOWN && facts.alproto != ours {
-        // Another protocol: nothing to time, and no need to keep memory for it.
-        let p = ffi::mqtt_ml_flow_data_get(f) as *mut PacketLog;
+        // Another protocol, or none (given up): nothing to time, and no need to keep memory.
+        let p = ffi::mqtt_ml_flow_data_get(f) as *mut FlowData;
         if !p.is_null() && ffi::mqtt_ml_flow_data_set(f, std::ptr::null_mut()) == 0 {
             drop(Box::from_raw(p));
         }
-        return;
+        return raise;
     }
-    if let Some(log) = packet_log(f, true) {
+    if let Some(d) = flow_data(f, true) {
         let dir = if facts.to_server != 0 {
             Direction::ToServer
         } else {
             Direction::ToClient
         };
-        log.record(
+        d.log.record(
             dir,
             PacketFacts {
                 ts: micros(facts.ts_secs, u64::from(facts.ts_usecs)),
@@ -65,15 +114,16 @@ pub unsafe extern "C" fn mqtt_ml_on_packet(f: *mut Flow, facts: *const PacketFac
             },
         );
     }
+    raise
 }
 
 /// Flow storage destructor, called by the shim when Suricata frees the flow.
-// SAFETY: `data` is null or the `PacketLog` box this module stored in flow storage; Suricata calls
+// SAFETY: `data` is null or the `FlowData` box this module stored in flow storage; Suricata calls
 // this once when it frees the flow.
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_ml_flow_data_free(data: *mut c_void) {
     if !data.is_null() {
-        drop(Box::from_raw(data as *mut PacketLog));
+        drop(Box::from_raw(data as *mut FlowData));
     }
 }
 
@@ -99,7 +149,7 @@ impl Clock for FlowClock {
             if ffi::mqtt_ml_flow_base_seq(self.flow, to_server, &mut base) == 0 {
                 return None;
             }
-            packet_log(self.flow, false)?.carrier(dir, base, offset)
+            flow_data(self.flow, false)?.log.carrier(dir, base, offset)
         }
     }
 

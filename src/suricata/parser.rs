@@ -171,10 +171,10 @@ impl MqttState {
     }
 }
 
-// SAFETY: Suricata passes `input` with `len` readable bytes (or null) and `rdir` null or writable,
-// for the call.
+// SAFETY: Suricata passes the flow it holds locked, `input` with `len` readable bytes (or null)
+// and `rdir` null or writable, for the call.
 unsafe extern "C" fn probe(
-    _f: *const Flow,
+    f: *const Flow,
     dir: u8,
     input: *const u8,
     len: u32,
@@ -200,13 +200,17 @@ unsafe extern "C" fn probe(
     }
     // This probe runs on the configured MQTT ports only, where a flow picked up midstream may
     // start with any message and a broken CONNECT is an attack the parser must see and flag;
-    // other protocols (TLS, HTTP, random bytes) are refused and Suricata gives the flow up.
+    // other protocols (TLS, HTTP, random bytes) are refused and Suricata gives the flow up; the
+    // flow's next packet carries Suricata's protocol-detection event (`packets::probe_refused`).
     match wire::probe_port(data) {
         Probe::Mqtt(_) => plugin::alproto(),
         Probe::NeedMore => ALPROTO_UNKNOWN,
         Probe::NotMqtt => {
             PROBE_REFUSALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            suricata_sys::sys::AppProtoEnum::ALPROTO_FAILED as AppProto
+            if !f.is_null() {
+                super::packets::probe_refused(f);
+            }
+            ALPROTO_FAILED
         }
     }
 }
@@ -230,7 +234,7 @@ unsafe extern "C" fn probe_connect_only(
     match wire::probe_connect(std::slice::from_raw_parts(input, len as usize)) {
         Probe::Mqtt(_) => plugin::alproto(),
         Probe::NeedMore => ALPROTO_UNKNOWN,
-        Probe::NotMqtt => suricata_sys::sys::AppProtoEnum::ALPROTO_FAILED as AppProto,
+        Probe::NotMqtt => ALPROTO_FAILED,
     }
 }
 

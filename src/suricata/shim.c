@@ -3,7 +3,8 @@
  * Suricata 8 hands a parser the reassembled stream, not packets, and it parses a segment when the
  * other side ACKs it. To time each MQTT message by the packet that carried it, a flow update
  * callback (run for every packet before stream handling) passes each TCP packet's timestamp,
- * flags, payload length and sequence number to Rust, which keeps them in flow storage. Packet and
+ * flags, payload length and sequence number to Rust, which keeps them in flow storage; the same
+ * callback sets the protocol-detection event on a flow the plugin's probe refused. Packet and
  * flow fields have no exported getters, so this file reads them against the installed headers.
  * Layouts shared with Rust are mirrored in src/suricata/ffi.rs and asserted below. */
 #include "suricata-common.h"
@@ -14,6 +15,7 @@
 #include "stream-tcp-private.h"
 #include "app-layer-parser.h"
 #include "app-layer-register.h"
+#include "app-layer-events.h"
 #include "rust.h"
 #include <stddef.h>
 
@@ -114,8 +116,9 @@ MQTT_ML_AT(MqttMlPacketFacts, alproto, 20);
 MQTT_ML_SIZE(AppProto, 2);
 #endif
 
-/* Implemented in Rust (src/suricata/packets.rs). */
-extern void mqtt_ml_on_packet(Flow *f, const MqttMlPacketFacts *facts);
+/* Implemented in Rust (src/suricata/packets.rs). Returns 1 when the packet is to carry the
+ * protocol-detection event. */
+extern int mqtt_ml_on_packet(Flow *f, const MqttMlPacketFacts *facts);
 extern void mqtt_ml_flow_data_free(void *data);
 
 static FlowStorageId storage_id = { .id = -1 };
@@ -180,7 +183,13 @@ static void OnPacket(ThreadVars *tv, Flow *f, Packet *p, void *user)
         .to_server = (p->flowflags & FLOW_PKT_TOSERVER) ? 1 : 0,
         .alproto = f->alproto,
     };
-    mqtt_ml_on_packet(f, &facts);
+    /* The port probe refused the flow's data as not MQTT and no protocol was recognised since:
+     * the packet carries Suricata's own event for a flow whose protocol detection gave up ("no
+     * side was recognised"). Detection and the EVE anomaly logger run after this callback, so
+     * `app-layer-event:applayer_proto_detection_skipped` rules see it and an anomaly record is
+     * written for it. */
+    if (mqtt_ml_on_packet(f, &facts))
+        AppLayerDecoderEventsSetEventRaw(&p->app_layer_events, APPLAYER_PROTO_DETECTION_SKIPPED);
 }
 
 /* Called from the plugin's init, before Suricata finalizes flow storage. */

@@ -6,7 +6,8 @@
 //! probed bytes must look like what a client or broker sends: the flag nibble its type requires,
 //! a minimal remaining length the type can have, and, where the first body bytes are present,
 //! codes and strings the type allows. One bad byte is enough to say "not MQTT"; Suricata then
-//! gives the flow up (`app_proto: failed`), as with its own parsers' probes.
+//! gives the flow up (`app_proto: failed`), as with its own parsers' probes, and the glue raises
+//! Suricata's protocol-detection event on the flow (docs/events.md).
 //!
 //! A CONNECT type byte with a broken body stays MQTT: that is an attack on the broker, which the
 //! parser flags. Linear in the input, no allocation.

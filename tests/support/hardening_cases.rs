@@ -153,8 +153,11 @@ pub fn source_evictions_counted(env: &Env) -> Outcome {
     Outcome::Pass("4 evictions counted".into())
 }
 
-/// TLS, HTTP and random bytes on port 1883 are not MQTT: no record, and Suricata gives the flow
-/// up; an MQTT connection in the same capture is still logged.
+/// TLS, HTTP and random bytes on port 1883 are not MQTT: no record, Suricata gives the flow up,
+/// and it does so with its protocol-detection event (`applayer_proto_detection_skipped`: an EVE
+/// anomaly record, and the shipped rule 9100031 fires); an MQTT connection in the same capture is
+/// still logged and raises none. With Suricata's TLS and HTTP parsers on, those flows are theirs
+/// (the probe never sees them) and only the random bytes are refused.
 pub fn other_protocols_on_mqtt_port(env: &Env) -> Outcome {
     let pcap = env.tmp.join("not-mqtt-on-1883.pcap");
     let hex = |s: &str| -> Vec<u8> {
@@ -219,11 +222,15 @@ pub fn other_protocols_on_mqtt_port(env: &Env) -> Outcome {
         ),
     ];
     synth::write_connections_pcap(&pcap, 1883, &conns).expect("write pcap");
+    let rules = env.root.join("suricata-rules/mqtt-ml-events.rules");
+    let rules = rules.to_str().unwrap_or_default();
     // With Suricata's TLS and HTTP detection off, the plugin's probe alone decides.
     let alone = env.run(
         "not-mqtt-alone",
         &pcap,
         &[
+            "-S",
+            rules,
             "--set",
             "app-layer.protocols.tls.enabled=no",
             "--set",
@@ -250,7 +257,12 @@ pub fn other_protocols_on_mqtt_port(env: &Env) -> Outcome {
         refusals >= 4,
         "probe alone: {refusals} refusals counted for 4 foreign connections"
     );
-    let run = env.run("not-mqtt", &pcap, &[]);
+    let given_up = flows_given_up_with_event(&alone);
+    ensure!(
+        given_up == [42001, 42002, 42003, 42004],
+        "probe alone: flows given up with the event and the rule's alert: {given_up:?}"
+    );
+    let run = env.run("not-mqtt", &pcap, &["-S", rules]);
     ensure!(run.ok(), "{}", run.describe());
     let recs = run.records();
     let foreign: Vec<u64> = recs
@@ -284,9 +296,53 @@ pub fn other_protocols_on_mqtt_port(env: &Env) -> Outcome {
         .filter(|f| f["src_port"] != 42005)
         .map(|f| f["app_proto"].as_str().unwrap_or("none").to_owned())
         .collect();
+    let given_up = flows_given_up_with_event(&run);
+    ensure!(
+        given_up == [42004],
+        "TLS and HTTP parsers on: flows given up with the event: {given_up:?} (the random bytes \
+         only)"
+    );
     Outcome::Pass(format!(
-        "4 foreign flows refused (app_proto {protos:?}); MQTT logged"
+        "probe alone: TLS, HTTP x2, random given up with the event and alert; parsers on: \
+         app_proto {protos:?}, random given up with the event; MQTT logged, no event"
     ))
+}
+
+/// Client ports of the flows that carry Suricata's protocol-detection event both ways a user sees
+/// it: an EVE anomaly record and an alert of the shipped rule (sid 9100031). Sorted.
+fn flows_given_up_with_event(run: &super::Run) -> Vec<u64> {
+    let client_port = |r: &Value| {
+        let (s, d) = (r["src_port"].as_u64(), r["dest_port"].as_u64());
+        if s == Some(1883) {
+            d
+        } else {
+            s
+        }
+    };
+    let eve = run.eve();
+    let anomalies: Vec<u64> = eve
+        .iter()
+        .filter(|r| {
+            r["event_type"] == "anomaly"
+                && r["anomaly"]["event"] == "APPLAYER_PROTO_DETECTION_SKIPPED"
+                && r["anomaly"]["layer"] == "proto_detect"
+        })
+        .filter_map(client_port)
+        .collect();
+    let alerts: Vec<u64> = run
+        .alerts()
+        .iter()
+        .filter(|a| a["alert"]["signature_id"] == 9100031)
+        .filter_map(client_port)
+        .collect();
+    let mut ports: Vec<u64> = anomalies
+        .iter()
+        .copied()
+        .filter(|p| alerts.contains(p))
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
 }
 
 /// A gap at the end of a stream, with no message after it, still raises its event: a rule on
@@ -394,5 +450,77 @@ pub fn memcap_bounds_and_counts(env: &Env) -> Outcome {
         "default: 9002 kept, peak {} B; 1mb: {} kept, {refused} refused, peak {peak} B",
         stats_of(&roomy)["memuse_peak"],
         recs.len()
+    ))
+}
+
+/// The packet log (which segment carried each message) is under the memory budget: a PUBLISH sent
+/// one byte per segment makes the log hold 40,000 segments until the message completes. With the
+/// default memcap that shows in `mqtt_ml.memuse_peak`; with 1mb the log stops growing at the
+/// budget, the refusals are counted, and the PUBLISH is still logged, timed by its last segment.
+pub fn packet_log_under_memcap(env: &Env) -> Outcome {
+    let pcap = env.tmp.join("publish-bytewise.pcap");
+    let publish = synth::publish_311("slow/drip", &vec![b'z'; 39_980]);
+    let mut segments = vec![
+        (Side::Client, synth::connect_311("dripper")),
+        (Side::Server, synth::CONNACK_OK.to_vec()),
+    ];
+    segments.extend(publish.iter().map(|b| (Side::Client, vec![*b])));
+    synth::write_tcp_pcap(&pcap, 40005, 1883, &segments).expect("write pcap");
+    let stats_of = |run: &super::Run| -> Value {
+        run.eve()
+            .into_iter()
+            .rfind(|r| r["event_type"] == "stats")
+            .map(|s| s["stats"]["mqtt_ml"].clone())
+            .unwrap_or_default()
+    };
+    let size = "app-layer.protocols.mqtt-ml.packet-log-size=65536";
+    let check_publish = |run: &super::Run, what: &str| -> Result<(), String> {
+        let recs = run.records();
+        let p = recs.iter().find(|r| r["mqtt_ml"]["msgtype"] == 3);
+        match p {
+            Some(p) if recs.len() == 3 && p["mqtt_ml"]["tcp"]["len"] == 1 => Ok(()),
+            Some(p) => Err(format!(
+                "{what}: {} records, PUBLISH timed by a segment of {} bytes",
+                recs.len(),
+                p["mqtt_ml"]["tcp"]["len"]
+            )),
+            None => Err(format!("{what}: the PUBLISH was not logged")),
+        }
+    };
+    let roomy = env.run("packet-log-default", &pcap, &["--set", size]);
+    ensure!(roomy.ok(), "{}", roomy.describe());
+    if let Err(e) = check_publish(&roomy, "default memcap") {
+        return Outcome::Fail(e);
+    }
+    let s = stats_of(&roomy);
+    let peak = s["memuse_peak"].as_u64().unwrap_or(0);
+    ensure!(
+        peak >= 32_768 * 16 && s["memcap_refusals"] == 0,
+        "default memcap: 40,000 segments held, yet {s}"
+    );
+    let tight = env.run(
+        "packet-log-1mb",
+        &pcap,
+        &[
+            "--set",
+            size,
+            "--set",
+            "app-layer.protocols.mqtt-ml.memcap=1mb",
+        ],
+    );
+    ensure!(tight.ok(), "{}", tight.describe());
+    if let Err(e) = check_publish(&tight, "memcap 1mb") {
+        return Outcome::Fail(e);
+    }
+    let t = stats_of(&tight);
+    let refused = t["memcap_refusals"].as_u64().unwrap_or(0);
+    let tight_peak = t["memuse_peak"].as_u64().unwrap_or(0);
+    ensure!(
+        refused > 0 && tight_peak <= 1 << 20,
+        "memcap 1mb: {refused} refusals, peak {tight_peak}: {t}"
+    );
+    Outcome::Pass(format!(
+        "default: peak {peak} B; 1mb: peak {tight_peak} B, {refused} refusals; PUBLISH logged and \
+         timed by its last segment in both"
     ))
 }

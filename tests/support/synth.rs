@@ -164,7 +164,17 @@ pub fn publish_311(topic: &str, payload: &[u8]) -> Vec<u8> {
     let mut body = (topic.len() as u16).to_be_bytes().to_vec();
     body.extend_from_slice(topic.as_bytes());
     body.extend_from_slice(payload);
-    let mut m = vec![0x30, body.len() as u8];
+    let mut m = vec![0x30];
+    // Remaining length: 7 bits a byte, least significant first.
+    let mut n = body.len();
+    loop {
+        let more = n > 0x7f;
+        m.push((n & 0x7f) as u8 | if more { 0x80 } else { 0 });
+        n >>= 7;
+        if !more {
+            break;
+        }
+    }
     m.extend(body);
     m
 }
