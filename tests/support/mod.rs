@@ -175,6 +175,11 @@ impl Env {
         list(&self.root.join("pcaps"), &["pcap"])
     }
 
+    /// The namespace captures of `pcaps/ns-home/` (one address per host, cut to 8 seconds).
+    pub fn namespace_pcaps(&self) -> Vec<PathBuf> {
+        list(&self.root.join("pcaps/ns-home"), &["pcap"])
+    }
+
     /// Suricata's MQTT regression captures (MIT), if the datasets are present.
     /// None when the folder is missing or holds no capture: a case that needs them then reports
     /// a skip, never a pass.
