@@ -4,6 +4,7 @@
 pub mod cases;
 pub mod cli_cases;
 pub mod eve_schema_cases;
+pub mod feature_cases;
 pub mod hardening_cases;
 pub mod install_cases;
 pub mod keyword_cases;
