@@ -234,7 +234,8 @@ NOT_PRODUCED = {
         "proto_len": {"why": "EVE leaves out the protocol name of a CONNECT whose body broke",
                       "when": _malformed},
         # The length prefix of a string cut by the message's end (tested by
-        # wire::strings tests and wire::connect tests::truncated_payload_keeps_fixed_part).
+        # wire::strings tests::truncated_length_and_body and
+        # wire::connect tests::truncated_payload_keeps_fixed_part).
         "clientid_len": {"why": "EVE logs a string's length with its value only; this client id "
                                 "runs past the end of the message",
                          "when": _string_cut_by_message_end("clientid")},
