@@ -31,6 +31,10 @@ fn main() {
         ),
         ("tshark_agreement_mqttset", cases::agreement_mqttset),
         (
+            "features_match_tshark_oracle",
+            feature_cases::features_match_tshark,
+        ),
+        (
             "message_timing_is_the_carrying_packet",
             cases::timing_is_carrying_packet,
         ),

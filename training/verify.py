@@ -3,7 +3,9 @@
 Runs Suricata once more on a small capture with scoring on (and feature logging, so each record
 carries both its features and the plugin's score) and compares the plugin's score with the
 Python mirror (scaling.py + the TFLite flatbuffer). A mismatch means training and deployment
-disagree on scaling or on the model, which no metric in the report would reveal.
+disagree on scaling or on the model, which no metric in the report would reveal. The features
+themselves are checked against Wireshark's fields by tests/reference/tshark_features.py (the
+end-to-end test features_match_tshark_oracle), since this check takes them from the plugin.
 """
 
 import json

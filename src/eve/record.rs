@@ -231,10 +231,15 @@ fn write_connect(s: &mut dyn JsonSink, c: &Connect, opt: RecordOptions) -> SinkR
     if opt.full {
         s.set_uint(c"proto_len", u64::from(c.proto_len))?;
         s.set_str(c"protoname", &c.protoname)?;
-        s.set_uint(c"ver", u64::from(c.ver))?;
+        if let Some(ver) = c.ver {
+            s.set_uint(c"ver", u64::from(ver))?;
+        }
     }
-    s.set_uint(c"conflags", u64::from(c.conflags))?;
-    if opt.full {
+    // A CONNECT cut in its variable header has no flags or keep-alive to log.
+    if let Some(flags) = c.conflags {
+        s.set_uint(c"conflags", u64::from(flags))?;
+    }
+    if opt.full && c.conflags.is_some() {
         s.set_bool(c"conflag_reserved", c.reserved_flag())?;
         s.set_bool(c"conflag_cleansess", c.clean_session())?;
         s.set_bool(c"conflag_willflag", c.will_flag())?;
@@ -243,7 +248,9 @@ fn write_connect(s: &mut dyn JsonSink, c: &Connect, opt: RecordOptions) -> SinkR
         s.set_bool(c"conflag_passwd", c.password_flag())?;
         s.set_bool(c"conflag_uname", c.username_flag())?;
     }
-    s.set_uint(c"kalive", u64::from(c.keep_alive))?;
+    if let Some(keep_alive) = c.keep_alive {
+        s.set_uint(c"kalive", u64::from(keep_alive))?;
+    }
     if let Some(id) = &c.client_id {
         if opt.full {
             s.set_uint(c"clientid_len", u64::from(id.len))?;

@@ -66,6 +66,29 @@ fn connect_fields_use_wireshark_names() {
     }
 }
 
+/// A CONNECT whose remaining length ends inside its variable header (9 bytes: name, level,
+/// flags, one byte of keep-alive) logs the fields it holds whole and none it does not.
+#[test]
+fn connect_cut_in_its_variable_header_logs_what_it_holds() {
+    let connect = [
+        0x10, 0x09, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0xEE, 0x00,
+    ];
+    let recs = records(Direction::ToServer, &connect);
+    let full = RecordOptions {
+        full: true,
+        ..RecordOptions::default()
+    };
+    let m = json(&recs[0], full);
+    assert_eq!(m["malformed"], true);
+    assert_eq!(m["protoname"], "MQTT");
+    assert_eq!(m["ver"], 5);
+    assert_eq!(m["conflags"], 0xEE);
+    assert_eq!(m["conflag_willflag"], true);
+    assert_eq!(m["conflag_qos"], 1);
+    assert!(m.get("kalive").is_none(), "{m}");
+    assert!(m.get("clientid").is_none(), "{m}");
+}
+
 #[test]
 fn publish_and_context() {
     let recs = records(Direction::ToServer, &[CONNECT_V5, PUBLISH_V5].concat());

@@ -165,6 +165,25 @@ mod tests {
         assert!(log.carrier(Direction::ToServer, 1001, 150).is_none());
     }
 
+    /// tests/reference/quirks.py names this test: when the segment holding a message's last
+    /// byte arrives before an earlier segment of the message (out of order), it is still the
+    /// carrier, although Wireshark shows the message in the later frame that completed it.
+    #[test]
+    fn out_of_order_segments_the_last_byte_is_carried_by_its_own() {
+        let mut log = PacketLog::new(16);
+        log.record(Direction::ToServer, seg(10, 1001, 100));
+        // Bytes 150-159 (the message's end) arrive at 20, the gap 100-149 only at 30.
+        log.record(Direction::ToServer, seg(20, 1151, 10));
+        log.record(Direction::ToServer, seg(30, 1101, 50));
+        let c = log.carrier(Direction::ToServer, 1001, 159).unwrap();
+        assert_eq!((c.ts, c.payload_len), (20, 10));
+        // A message ending inside the gap is carried by the segment that filled it.
+        let mut log = PacketLog::new(16);
+        log.record(Direction::ToServer, seg(20, 1151, 10));
+        log.record(Direction::ToServer, seg(30, 1101, 50));
+        assert_eq!(log.carrier(Direction::ToServer, 1001, 120).unwrap().ts, 30);
+    }
+
     #[test]
     fn directions_are_separate_and_empty_segments_ignored() {
         let mut log = PacketLog::new(16);

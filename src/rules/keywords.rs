@@ -396,7 +396,7 @@ pub fn int_matches(kw: IntKeyword, arg: IntArg, m: &Message) -> bool {
             reason_codes(m).into_iter().any(|v| c.matches(v))
         }
         (IntKeyword::ConnectFlags, IntArg::Cmp(c)) => {
-            matches!(&m.body, Body::Connect(x) if c.matches(x.conflags))
+            matches!(&m.body, Body::Connect(x) if x.conflags.is_some_and(|f| c.matches(f)))
         }
         (kw, IntArg::Cmp(c)) => {
             let h = &m.header;

@@ -159,7 +159,7 @@ impl Fact {
                 _ => return None,
             },
             Fact::Kalive => match body {
-                Body::Connect(c) => f64::from(c.keep_alive),
+                Body::Connect(c) => f64::from(c.keep_alive?),
                 _ => return None,
             },
             Fact::ConackVal => match body {

@@ -21,11 +21,12 @@ pub struct Connect {
     pub proto_len: u16,
     /// Protocol name, lossy UTF-8 ("MQTT" or "MQIsdp" when well-formed).
     pub protoname: String,
-    /// Protocol level byte as sent (bridge bit included).
-    pub ver: u8,
+    /// Protocol level byte as sent (bridge bit included). This and the next two are None when the
+    /// message ends before them: a CONNECT cut in its variable header keeps what it holds.
+    pub ver: Option<u8>,
     /// Connect flags byte; see the accessor methods for each bit.
-    pub conflags: u8,
-    pub keep_alive: u16,
+    pub conflags: Option<u8>,
+    pub keep_alive: Option<u16>,
     /// MQTT 5 only.
     pub properties: Option<Box<Properties>>,
     pub client_id: Option<Str>,
@@ -40,55 +41,69 @@ pub struct Connect {
 }
 
 impl Connect {
+    /// The flags byte, 0 when the message ended before it (no flag is then set).
+    fn flags(&self) -> u8 {
+        self.conflags.unwrap_or(0)
+    }
     pub fn reserved_flag(&self) -> bool {
-        self.conflags & RESERVED != 0
+        self.flags() & RESERVED != 0
     }
     pub fn clean_session(&self) -> bool {
-        self.conflags & CLEAN_SESSION != 0
+        self.flags() & CLEAN_SESSION != 0
     }
     pub fn will_flag(&self) -> bool {
-        self.conflags & WILL_FLAG != 0
+        self.flags() & WILL_FLAG != 0
     }
     pub fn will_qos(&self) -> u8 {
-        (self.conflags >> 3) & 3
+        (self.flags() >> 3) & 3
     }
     pub fn will_retain(&self) -> bool {
-        self.conflags & WILL_RETAIN != 0
+        self.flags() & WILL_RETAIN != 0
     }
     pub fn password_flag(&self) -> bool {
-        self.conflags & PASSWORD != 0
+        self.flags() & PASSWORD != 0
     }
     pub fn username_flag(&self) -> bool {
-        self.conflags & USERNAME != 0
+        self.flags() & USERNAME != 0
     }
-    /// Version announced by the level byte.
+    /// Version announced by the level byte (Unknown when the message ended before it).
     pub fn version(&self) -> ProtocolVersion {
-        ProtocolVersion::from_level(self.ver)
+        self.ver
+            .map_or(ProtocolVersion::Unknown, ProtocolVersion::from_level)
     }
 }
 
 /// Parses with the layout of the version the CONNECT itself announces (and stores it in
-/// `ctx.version`), not the one the caller assumed.
+/// `ctx.version`), not the one the caller assumed. None only when even the protocol name is cut.
 pub(crate) fn parse(i: &[u8], ctx: &mut Ctx) -> Option<Connect> {
     let (i, name) = strings::raw(i, ctx).ok()?;
-    let protoname = decode_utf8(name, ctx);
-    let (i, ver) = ctx.u8(i).ok()?;
-    ctx.version = ProtocolVersion::from_level(ver);
-    check_name_and_level(name, ver, ctx);
-    let (i, conflags) = ctx.u8(i).ok()?;
-    let (i, keep_alive) = ctx.u16(i).ok()?;
     let mut c = Connect {
         proto_len: u16::try_from(name.len()).unwrap_or(u16::MAX),
-        protoname,
-        ver,
-        conflags,
-        keep_alive,
+        protoname: decode_utf8(name, ctx),
         ..Connect::default()
     };
-    check_flags(&c, ctx);
-    // A Stop means a field ran out; the malformation is recorded and `c` keeps the rest.
-    let _ = payload(i, ctx, &mut c);
+    // A Stop means a field ran out; the malformation is recorded and `c` keeps what came
+    // before it, whether the cut is in the variable header or in the payload.
+    let _ = variable_header_and_payload(i, name, ctx, &mut c);
     Some(c)
+}
+
+fn variable_header_and_payload(
+    i: &[u8],
+    name: &[u8],
+    ctx: &mut Ctx,
+    c: &mut Connect,
+) -> Result<(), Stop> {
+    let (i, ver) = ctx.u8(i)?;
+    c.ver = Some(ver);
+    ctx.version = ProtocolVersion::from_level(ver);
+    check_name_and_level(name, ver, ctx);
+    let (i, conflags) = ctx.u8(i)?;
+    c.conflags = Some(conflags);
+    check_flags(c, ctx);
+    let (i, keep_alive) = ctx.u16(i)?;
+    c.keep_alive = Some(keep_alive);
+    payload(i, ctx, c)
 }
 
 fn check_name_and_level(name: &[u8], ver: u8, ctx: &mut Ctx) {
@@ -195,11 +210,14 @@ mod tests {
         let c = c.unwrap();
         assert!(mal.is_empty(), "{mal:?}");
         assert_eq!(v, V3_1);
-        assert_eq!((c.proto_len, c.protoname.as_str(), c.ver), (6, "MQIsdp", 3));
-        assert_eq!(c.conflags, 0xC2);
+        assert_eq!(
+            (c.proto_len, c.protoname.as_str(), c.ver),
+            (6, "MQIsdp", Some(3))
+        );
+        assert_eq!(c.conflags, Some(0xC2));
         assert!(c.clean_session() && c.username_flag() && c.password_flag());
         assert!(!c.will_flag());
-        assert_eq!(c.keep_alive, 60);
+        assert_eq!(c.keep_alive, Some(60));
         assert_eq!(c.client_id.unwrap().value, "myvoiceismypassport");
         assert_eq!(c.username.unwrap().value, "user");
         assert_eq!(c.password.unwrap().data, b"pass");
@@ -212,7 +230,7 @@ mod tests {
         let c = c.unwrap();
         assert!(mal.is_empty(), "{mal:?}");
         assert_eq!(v, V3_1_1);
-        assert_eq!((c.protoname.as_str(), c.ver), ("MQTT", 4));
+        assert_eq!((c.protoname.as_str(), c.ver), ("MQTT", Some(4)));
         assert_eq!(c.client_id.as_ref().unwrap().len, 19);
         assert_eq!(c.password.unwrap().len, 4);
     }
@@ -326,9 +344,28 @@ mod tests {
         assert!(c.password.is_none());
     }
 
+    /// A CONNECT cut inside its variable header keeps the fields it holds whole, as Wireshark
+    /// shows them (ns-home/malformed-a.pcap frames 1405 and 2055: name and level; name, level
+    /// and flags). Only a cut protocol name leaves nothing to keep.
     #[test]
-    fn truncated_header_part_is_unparsed() {
-        let (c, mal, _) = run(&[0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0], Unknown);
+    fn truncated_variable_header_keeps_the_fields_before_the_cut() {
+        let (c, mal, v) = run(&[0, 4, b'M', b'Q', b'T', b'T', 4], Unknown);
+        let c = c.unwrap();
+        assert!(mal.contains(Malformation::Truncated));
+        assert_eq!((c.proto_len, c.protoname.as_str()), (4, "MQTT"));
+        assert_eq!((c.ver, c.conflags, c.keep_alive), (Some(4), None, None));
+        assert_eq!(v, V3_1_1);
+        let (c, mal, v) = run(&[0, 4, b'M', b'Q', b'T', b'T', 5, 0xee, 0], Unknown);
+        let c = c.unwrap();
+        assert!(mal.contains(Malformation::Truncated));
+        assert_eq!(
+            (c.ver, c.conflags, c.keep_alive),
+            (Some(5), Some(0xee), None)
+        );
+        assert!(c.will_flag() && c.username_flag() && c.password_flag());
+        assert_eq!(v, V5);
+        assert!(c.client_id.is_none() && c.properties.is_none());
+        let (c, mal, _) = run(&[0, 4, b'M', b'Q', b'T'], Unknown);
         assert!(c.is_none());
         assert!(mal.contains(Malformation::Truncated));
     }

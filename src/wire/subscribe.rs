@@ -100,6 +100,20 @@ mod tests {
             mal.contains(Malformation::InvalidSubscribeOptions),
             "{mal:?}"
         );
+        // ns-home/malformed-a.pcap frame 2982: a well-formed entry, then one whose length was cut
+        // so that its options byte is a topic character ('t', 0x74: tshark shows QoS 116), then
+        // a length running past the end (the 35-byte body as captured).
+        let body = b"\x00\xad\x00\x11home/kitchen/plug\x01\x00\x07alarm/st/de";
+        let (s, mal) = run(body, V3_1_1);
+        let s = s.unwrap();
+        let got: Vec<(&str, u8, u8)> = s
+            .topics
+            .iter()
+            .map(|t| (t.topic.value.as_str(), t.options, t.qos()))
+            .collect();
+        assert_eq!(got, vec![("home/kitchen/plug", 1, 1), ("alarm/s", 0x74, 0)]);
+        assert!(mal.contains(Malformation::InvalidSubscribeOptions));
+        assert!(mal.contains(Malformation::Truncated));
     }
 
     #[test]

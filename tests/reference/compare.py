@@ -9,7 +9,8 @@ integers, strings, booleans and lists, and for the packet context `tcp.ts` again
 within 1e-6 s, `tcp.flags` / `tcp.len` against the frame's TCP header.
 
 Usage:
-  compare.py --pcap P --eve EVE.json [--ports 1883,...] [--quirks] [--json OUT] [--max-diffs N]
+  compare.py --pcap P --eve EVE.json [--ports 1883,...] [--out-of-order] [--quirks] [--json OUT]
+             [--max-diffs N]
 
 Exit status: 0 when every compared field agrees, no message is on one side only and no field of
 an aligned message is on one side only unless quirks.NOT_PRODUCED says that side never has it (with
@@ -326,12 +327,36 @@ def presence(t, r):
     return tf - ef, ef - tf
 
 
-def one_sided_quirk(side, fields):
-    """The name of the ONE_SIDED_QUIRKS entry excusing a message present on one side only."""
+def one_sided_quirk(side, fields, previous_excused=False):
+    """The name of the ONE_SIDED_QUIRKS entry excusing a message present on one side only.
+    An entry with `after_one_sided` applies only when `previous_excused`: the message before it
+    on the same flow and direction is itself a one-sided message excused by a quirk."""
     for name, q in ONE_SIDED_QUIRKS.items():
+        if q.get("after_one_sided") and not previous_excused:
+            continue
         if q["side"] == side and q["match"](fields):
             return name
     return None
+
+
+def excused_eve_only(pairs, e_only):
+    """The EVE-only records a one-sided quirk excuses, as a set of ids. Records are walked per
+    flow and direction in `msg_index` order, so that an entry with `after_one_sided` sees
+    whether the record just before was excused."""
+    by_flow = collections.defaultdict(list)
+    for r in [r for _, r in pairs] + list(e_only):
+        by_flow[(r.get("key"), r.get("flow_id"), r["m"].get("direction"))].append(r)
+    one_sided = {id(r) for r in e_only}
+    excused = set()
+    for recs in by_flow.values():
+        recs.sort(key=lambda r: (r["m"].get("msg_index", 0), r.get("line", 0)))
+        previous = False
+        for r in recs:
+            ok = id(r) in one_sided and one_sided_quirk("eve-only", r["m"], previous) is not None
+            if ok:
+                excused.add(id(r))
+            previous = ok
+    return excused
 
 
 def excused(field, t, tv, ev, use_quirks):
@@ -342,6 +367,8 @@ def excused(field, t, tv, ev, use_quirks):
     when = q.get("when", {})
     if not all(same(t.get(k), v) for k, v in when.items()):
         return False
+    if "match_msg" in q:
+        return bool(q["match_msg"](t, tv, ev))
     match = q.get("match")
     return match is None or bool(match(tv, ev))
 
@@ -416,8 +443,9 @@ def evaluate(pairs, t_only, e_only, use_quirks, max_diffs, refused=frozenset()):
                               "tshark_generated": field in t.get("ws_generated", ()),
                               "tshark_msg": describe_tshark(t), "eve_msg": describe_eve(r)})
     # A one-sided message is excused only by a quirk whose test holds for that very record.
-    e_excused = [r for r in e_only if use_quirks and one_sided_quirk("eve-only", r["m"])]
-    e_only = [r for r in e_only if not (use_quirks and one_sided_quirk("eve-only", r["m"]))]
+    excused_ids = excused_eve_only(pairs, e_only) if use_quirks else set()
+    e_excused = [r for r in e_only if id(r) in excused_ids]
+    e_only = [r for r in e_only if id(r) not in excused_ids]
     one_sided = [{"side": "tshark-only", "msg": describe_tshark(t)} for t in t_only] + \
                 [{"side": "eve-only", "msg": describe_eve(r)} for r in e_only]
     compared = sum(s["compared"] for s in per_field.values())
@@ -489,6 +517,9 @@ def main(argv=None):
     parser.add_argument("--eve", required=True, help="EVE JSON lines file (eve.json)")
     parser.add_argument("--ports", type=tm.parse_ports, default=tm.DEFAULT_PORTS,
                         help="TCP ports decoded as MQTT by tshark (default 1883)")
+    parser.add_argument("--out-of-order", action="store_true",
+                        help="let tshark reassemble segments that arrive out of order (for "
+                             "captures where such a segment is late, never lost)")
     parser.add_argument("--quirks", action="store_true",
                         help="excuse disagreements listed in quirks.py")
     parser.add_argument("--json", metavar="OUT", help="also write the summary as JSON to OUT")
@@ -498,7 +529,7 @@ def main(argv=None):
 
     notes = []
     try:
-        t_msgs = tm.load_messages(args.pcap, args.ports, notes)
+        t_msgs = tm.load_messages(args.pcap, args.ports, notes, args.out_of_order)
         records, bad_lines = load_eve(args.eve)
     except (tm.TsharkError, OSError) as exc:
         print("error: %s" % exc, file=sys.stderr)
@@ -510,7 +541,8 @@ def main(argv=None):
     summary = evaluate(pairs, t_only, e_only, args.quirks, args.max_diffs,
                        refused_connections(t_conns, e_conns))
     summary.update({"pcap": args.pcap, "eve": args.eve, "ports": list(args.ports),
-                    "quirks_applied": args.quirks, "tshark_notes": notes})
+                    "quirks_applied": args.quirks, "out_of_order": args.out_of_order,
+                    "tshark_notes": notes})
     print_report(summary, args.max_diffs)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:

@@ -9,7 +9,7 @@ segment in which Wireshark dissected the message) and the connection identity ri
 keys in META_KEYS so that compare.py can align and check them.
 
 Usage:
-  tshark_messages.py [--ports 1883,18830] [--jsonl] PCAP [PCAP ...]
+  tshark_messages.py [--ports 1883,18830] [--out-of-order] [--jsonl] PCAP [PCAP ...]
 
 Without --jsonl it prints one summary row per capture (message counts); with --jsonl it writes
 every message as one JSON object per line on stdout instead.
@@ -31,6 +31,7 @@ DEFAULT_PORTS = (1883,)
 META_KEYS = frozenset({
     "tcp_stream", "src", "sport", "dst", "dport", "frame", "frame_time", "frame_index",
     "tcp_flags", "tcp_len", "direction", "ws_malformed", "ws_expert", "ws_generated",
+    "ws_last_segment",
 })
 
 MSGTYPE_NAMES = {
@@ -391,9 +392,17 @@ class ClientTracker:
         return src
 
 
-def tshark_command(pcap, ports):
-    """tshark invocation: PDML, TCP reassembly on, and MQTT decoding forced on every port."""
+def tshark_command(pcap, ports, out_of_order=False):
+    """tshark invocation: PDML, TCP reassembly on, and MQTT decoding forced on every port.
+
+    `out_of_order` also reassembles segments that arrive out of order: without it Wireshark
+    never completes a message one of whose segments came late, and shows nothing of it. It suits
+    captures where a segment seen out of order is late, not lost; where a segment really is
+    missing (Suricata's regression captures cut some out on purpose), Wireshark would wait for
+    it and show nothing more of the direction."""
     cmd = ["tshark", "-n", "-r", pcap, "-T", "pdml", "-o", "tcp.desegment_tcp_streams:TRUE"]
+    if out_of_order:
+        cmd += ["-o", "tcp.reassemble_out_of_order:TRUE"]
     for port in ports:
         cmd += ["-d", "tcp.port==%d,mqtt" % port]
     return cmd
@@ -412,8 +421,44 @@ def iter_packets(stream):
             root.clear()
 
 
-def packet_messages(packet, ctx, tracker):
-    """All MQTT messages of one packet, in wire order, with their context attached."""
+def out_of_order(packet):
+    """Whether tshark flags the packet's TCP segment as out of order or retransmitted."""
+    return any(f.get("name") in ("tcp.analysis.out_of_order", "tcp.analysis.retransmission")
+               for f in packet.iter("field"))
+
+
+def last_segment_frame(packet):
+    """The frame holding the last byte of the one PDU reassembled in this packet, from its
+    `tcp.segment` list ("Frame: 29, payload: 299736-300028 (293 bytes)"); None when the packet
+    completes no reassembly or more than one."""
+    if sum(1 for f in packet.iter("field") if f.get("name") == "tcp.segments") != 1:
+        return None
+    best = None
+    for f in packet.iter("field"):
+        if f.get("name") != "tcp.segment":
+            continue
+        try:
+            span = f.get("showname", "").split("payload: ", 1)[1].split(" ", 1)[0]
+            end = int(span.split("-", 1)[1])
+        except (IndexError, ValueError):
+            return None
+        if best is None or end > best[0]:
+            best = (end, field_int(f))
+    return best[1] if best else None
+
+
+def packet_messages(packet, ctx, tracker, segments=None):
+    """All MQTT messages of one packet, in wire order, with their context attached.
+
+    `segments` maps earlier frame numbers to their TCP context. Where the packet is an
+    out-of-order segment that completed a reassembly, Wireshark shows the message here while
+    another, earlier frame carried its last byte: that frame's context rides along as
+    `ws_last_segment` (see quirks.py)."""
+    last = None
+    if segments is not None and out_of_order(packet):
+        frame = last_segment_frame(packet)
+        if frame is not None and frame != ctx["frame"] and frame in segments:
+            last = segments[frame]
     out = []
     for proto in packet.iter("proto"):
         if proto.get("name") == "_ws.malformed" and out:
@@ -424,11 +469,13 @@ def packet_messages(packet, ctx, tracker):
         msg.update(ctx)
         msg["frame_index"] = len(out)
         msg["direction"] = tracker.direction(ctx, msg)
+        if last is not None:
+            msg["ws_last_segment"] = dict(last)
         out.append(msg)
     return out
 
 
-def iter_messages(pcap, ports=DEFAULT_PORTS, stderr_sink=None):
+def iter_messages(pcap, ports=DEFAULT_PORTS, stderr_sink=None, out_of_order=False):
     """Yield one dict per MQTT message of a capture, in frame order then order within the frame.
 
     Raises TsharkError when tshark cannot be started or emits no PDML at all. tshark's own
@@ -438,8 +485,9 @@ def iter_messages(pcap, ports=DEFAULT_PORTS, stderr_sink=None):
     if not os.path.exists(pcap):
         raise TsharkError("no such capture: %s" % pcap)
     tracker = ClientTracker(ports)
+    segments = {}   # frame number -> TCP context of every segment with payload
     try:
-        proc = subprocess.Popen(tshark_command(pcap, ports), stdout=subprocess.PIPE,
+        proc = subprocess.Popen(tshark_command(pcap, ports, out_of_order), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
     except OSError as exc:
         raise TsharkError("cannot run tshark: %s" % exc)
@@ -449,7 +497,10 @@ def iter_messages(pcap, ports=DEFAULT_PORTS, stderr_sink=None):
             if ctx is None:
                 continue
             tracker.see_packet(ctx)
-            for msg in packet_messages(packet, ctx, tracker):
+            if ctx.get("tcp_len"):
+                segments[ctx["frame"]] = {k: ctx[k] for k in
+                                          ("frame", "frame_time", "tcp_len", "tcp_flags")}
+            for msg in packet_messages(packet, ctx, tracker, segments):
                 yield msg
     except ET.ParseError as exc:
         raise TsharkError("unreadable PDML from tshark for %s: %s" % (pcap, exc))
@@ -465,9 +516,9 @@ def iter_messages(pcap, ports=DEFAULT_PORTS, stderr_sink=None):
                 stderr_sink.append("tshark exited with status %d" % rc)
 
 
-def load_messages(pcap, ports=DEFAULT_PORTS, stderr_sink=None):
+def load_messages(pcap, ports=DEFAULT_PORTS, stderr_sink=None, out_of_order=False):
     """All messages of a capture as a list (see iter_messages)."""
-    return list(iter_messages(pcap, ports, stderr_sink))
+    return list(iter_messages(pcap, ports, stderr_sink, out_of_order))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -519,6 +570,9 @@ def main(argv=None):
     parser.add_argument("pcaps", nargs="+", metavar="PCAP")
     parser.add_argument("--ports", type=parse_ports, default=DEFAULT_PORTS,
                         help="TCP ports decoded as MQTT (default 1883)")
+    parser.add_argument("--out-of-order", action="store_true",
+                        help="reassemble TCP segments that arrive out of order (see "
+                             "tshark_command)")
     parser.add_argument("--jsonl", action="store_true",
                         help="write every message as a JSON line instead of the summary table")
     args = parser.parse_args(argv)
@@ -526,7 +580,7 @@ def main(argv=None):
     for pcap in args.pcaps:
         errors = []
         try:
-            msgs = load_messages(pcap, args.ports, errors)
+            msgs = load_messages(pcap, args.ports, errors, args.out_of_order)
         except TsharkError as exc:
             rows.append((pcap, None, [str(exc)]))
             failed = True

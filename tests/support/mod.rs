@@ -4,6 +4,7 @@
 pub mod cases;
 pub mod cli_cases;
 pub mod eve_schema_cases;
+pub mod feature_cases;
 pub mod hardening_cases;
 pub mod install_cases;
 pub mod keyword_cases;
@@ -173,6 +174,11 @@ impl Env {
     /// The project's own captures.
     pub fn project_pcaps(&self) -> Vec<PathBuf> {
         list(&self.root.join("pcaps"), &["pcap"])
+    }
+
+    /// The namespace captures of `pcaps/ns-home/` (one address per host, cut to 8 seconds).
+    pub fn namespace_pcaps(&self) -> Vec<PathBuf> {
+        list(&self.root.join("pcaps/ns-home"), &["pcap"])
     }
 
     /// Suricata's MQTT regression captures (MIT), if the datasets are present.
