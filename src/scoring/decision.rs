@@ -4,23 +4,24 @@
 //! threshold AND either the score is extreme, or its connection, or its client address, has
 //! accumulated enough above-threshold messages recently.
 //!
-//! Evidence: per connection, an exponentially decayed count of above-threshold episodes (time
-//! constant `EVIDENCE_TAU_SECS`); per client address, the count of above-threshold episodes in
+//! Evidence: per connection, an exponentially decayed count of above-threshold messages (time
+//! constant `EVIDENCE_TAU_SECS`); per client address, the count of above-threshold messages in
 //! the per-source sliding window (`source-window`), across all of its connections, which is what
 //! catches attacks that open one short connection per attempt (brute force, SlowITe, Malaria).
 //!
-//! An episode is the above-threshold messages of one connection within `EPISODE_SECS` of the
-//! first of them: the messages that follow one unusual message (its acknowledgement, the
-//! DISCONNECT after it) carry its traces in the connection's rates, so counting each of them
-//! would turn one odd message into "sustained" evidence. A sustained attack adds an episode
-//! every `EPISODE_SECS`.
+//! Echoes do not count: an answer (CONNACK, the PUBLISH acknowledgements, SUBACK, UNSUBACK,
+//! PINGRESP) or a DISCONNECT within `ECHO_SECS` of the connection's previous above-threshold
+//! message carries that message's traces in the connection's rates, so counting it would turn one
+//! odd message into "sustained" evidence. Every other above-threshold message counts, so a flood
+//! of PUBLISHes builds evidence at once.
 use crate::flow::Micros;
 
 /// Time constant of a connection's evidence, seconds.
 pub const EVIDENCE_TAU_SECS: f64 = 60.0;
 
-/// Above-threshold messages of one connection within this of an episode's first belong to it.
-pub const EPISODE_SECS: f64 = 1.0;
+/// An answer or DISCONNECT this close to the connection's previous above-threshold message is its
+/// echo.
+pub const ECHO_SECS: f64 = 1.0;
 
 /// When accumulated evidence becomes an alarm.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -84,8 +85,8 @@ pub struct Evidence {
 pub struct ConnectionEvidence {
     value: f64,
     at: Option<Micros>,
-    /// When the connection's current episode began.
-    episode: Option<Micros>,
+    /// When the connection's latest above-threshold message was seen.
+    last_above: Option<Micros>,
 }
 
 impl ConnectionEvidence {
@@ -98,13 +99,25 @@ impl ConnectionEvidence {
     }
 }
 
-/// Decides one message. `client_before` is the client's count before this message (from the
-/// message's per-source counts); `record_client` records an above-threshold message for the client
-/// and returns its new count (called only then, so quiet traffic takes no lock).
+/// Whether a message type only answers or closes (see the module's note on echoes).
+pub fn is_answer(msg_type: u8) -> bool {
+    use crate::wire::msg_type::*;
+    matches!(
+        msg_type,
+        CONNACK | PUBACK | PUBREC | PUBREL | PUBCOMP | SUBACK | UNSUBACK | PINGRESP | DISCONNECT
+    )
+}
+
+/// Decides one message. `answer` says it only answers or closes (`is_answer`). `client_before`
+/// is the client's count before this message (from the message's per-source counts);
+/// `record_client` records an above-threshold message for the client and returns its new count
+/// (called only then, so quiet traffic takes no lock).
+#[allow(clippy::too_many_arguments)]
 pub fn decide(
     score: f32,
     threshold: f32,
     ts: Micros,
+    answer: bool,
     connection: &mut ConnectionEvidence,
     client_before: u32,
     record_client: impl FnOnce() -> Option<u32>,
@@ -122,11 +135,12 @@ pub fn decide(
             },
         );
     }
-    let new_episode = connection
-        .episode
-        .is_none_or(|t| ts.saturating_sub(t) as f64 >= EPISODE_SECS * 1e6);
-    let (conn, client) = if new_episode {
-        connection.episode = Some(ts);
+    let echo = answer
+        && connection
+            .last_above
+            .is_some_and(|t| (ts.saturating_sub(t) as f64) < ECHO_SECS * 1e6);
+    connection.last_above = Some(connection.last_above.map_or(ts, |t| t.max(ts)));
+    let (conn, client) = if !echo {
         (connection.add(1.0, ts) as f32, record_client().unwrap_or(0))
     } else {
         (connection.add(0.0, ts) as f32, client_before)
@@ -157,16 +171,23 @@ mod tests {
     const SEC: Micros = 1_000_000;
 
     fn run(scores: &[(f32, Micros)], client_count: &mut u32) -> Vec<(bool, Evidence)> {
+        let typed: Vec<_> = scores.iter().map(|&(s, ts)| (s, ts, false)).collect();
+        run_typed(&typed, client_count)
+    }
+
+    /// As `run`, each message saying whether it is an answer.
+    fn run_typed(scores: &[(f32, Micros, bool)], client_count: &mut u32) -> Vec<(bool, Evidence)> {
         let mut c = ConnectionEvidence::default();
         let p = DecisionParams::default();
         scores
             .iter()
-            .map(|&(s, ts)| {
+            .map(|&(s, ts, answer)| {
                 let before = *client_count;
                 decide(
                     s,
                     0.01,
                     ts,
+                    answer,
                     &mut c,
                     before,
                     || {
@@ -192,37 +213,42 @@ mod tests {
         assert_eq!(third[2].1.reason, Reason::Connection);
     }
 
-    /// One large upload: the PUBLISH, its PUBACK and the DISCONNECT after it all carry its byte
-    /// rate. One episode, not three pieces of evidence; and a device doing that every 15 s
-    /// stays below the client's level too.
+    /// One large upload, one connection each (a camera every 15 s): the PUBLISH, then its PUBACK
+    /// and the DISCONNECT, which carry its byte rate. One piece of evidence, not three; and four
+    /// uploads a minute stay below the client's level.
     #[test]
-    fn echoes_of_one_odd_message_are_one_episode() {
+    fn echoes_of_one_odd_message_are_not_evidence() {
         let ms = SEC / 1000;
         let mut client = 0;
         for upload in 0..4 {
             let t = upload * 15 * SEC;
-            let out = run(
-                &[(0.02, t), (0.02, t + 2 * ms), (0.02, t + 5 * ms)],
+            let out = run_typed(
+                &[
+                    (0.02, t, false),
+                    (0.02, t + 2 * ms, true),
+                    (0.02, t + 5 * ms, true),
+                ],
                 &mut client,
             );
             assert!(out.iter().all(|(a, _)| !a), "upload {upload}: {out:?}");
             assert!(out[2].1.connection < 1.01);
         }
-        assert_eq!(client, 4, "one client record per episode");
-        // The fifth episode of the same client within the window is an alarm.
+        assert_eq!(client, 4, "one client record per upload");
         let out = run(&[(0.02, 60 * SEC)], &mut client);
         assert_eq!((out[0].0, out[0].1.reason), (true, Reason::Client));
+        // An answer that echoes nothing recent is evidence of its own.
+        let out = run_typed(&[(0.02, SEC, false), (0.02, 3 * SEC, true)], &mut 0);
+        assert!(out[1].1.connection > 1.9);
     }
 
-    /// A flood: above-threshold messages every millisecond for three seconds are three episodes,
-    /// so the connection's evidence alarms within them.
+    /// A flood of PUBLISHes a millisecond apart: every one is evidence, the third alarms.
     #[test]
-    fn a_sustained_run_adds_an_episode_every_second() {
+    fn a_flood_builds_evidence_at_once() {
         let ms = SEC / 1000;
-        let flood: Vec<_> = (0..3000).map(|i| (0.02, SEC + i * ms)).collect();
+        let flood: Vec<_> = (0..100).map(|i| (0.02, SEC + i * ms)).collect();
         let out = run(&flood, &mut 0);
         let first = out.iter().position(|(a, _)| *a).expect("the flood alarms");
-        assert_eq!(first, 2000, "the third episode begins at 2 s");
+        assert_eq!(first, 2);
         assert_eq!(out[first].1.reason, Reason::Connection);
     }
 
@@ -234,7 +260,7 @@ mod tests {
         let p = DecisionParams::default();
         let out: Vec<_> = hourly
             .iter()
-            .map(|&(s, ts)| decide(s, 0.01, ts, &mut c, 0, || Some(1), &p))
+            .map(|&(s, ts)| decide(s, 0.01, ts, false, &mut c, 0, || Some(1), &p))
             .collect();
         assert!(out.iter().all(|(a, _)| !a));
         assert!(out[23].1.connection < 1.01);

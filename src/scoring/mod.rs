@@ -9,7 +9,7 @@ mod score;
 pub mod site;
 mod threshold;
 
-pub use decision::{decide, ConnectionEvidence, DecisionParams, Evidence, Reason};
+pub use decision::{decide, is_answer, ConnectionEvidence, DecisionParams, Evidence, Reason};
 pub use guard::{Assessed, Build, ScorerGuard, FAILED_TOP};
 pub use metadata::{metadata_path, ModelMetadata, Thresholds};
 pub use score::{score, Scored, TOP};

@@ -18,7 +18,7 @@ use crate::flow::MessageRecord;
 use crate::layout;
 use crate::model::{Backend, LoadedModel};
 use crate::scoring::{
-    decide, ConnectionEvidence, DecisionParams, ModelMetadata, Scored, ScorerGuard,
+    decide, is_answer, ConnectionEvidence, DecisionParams, ModelMetadata, Scored, ScorerGuard,
 };
 
 pub struct Engine {
@@ -207,6 +207,7 @@ pub fn assess(
                 s.score,
                 s.threshold,
                 record.ctx.ts,
+                is_answer(record.msg.header.msg_type),
                 evidence,
                 record.ctx.source.anomalies,
                 || {
