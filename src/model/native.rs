@@ -859,6 +859,33 @@ mod tests {
         assert!(exp(f32::NAN).is_nan() || exp(f32::NAN) >= 0.0); // no panic on NaN
     }
 
+    /// The portable steps give the same bits as the ones [`Plan::run`] picks for this CPU (the
+    /// AVX ones, on most x86-64), on every test graph the native backend runs.
+    #[test]
+    fn portable_and_vector_paths_agree_bit_for_bit() {
+        use crate::model::test_support::{model_bytes, Rng};
+        for name in [
+            "ae28.tflite",
+            "ae12.tflite",
+            "ops28.tflite",
+            "identity28.tflite",
+        ] {
+            let bytes = model_bytes(name);
+            let model = Model::parse(&bytes).expect("parse");
+            let plan = Plan::build(&model, bytes.len()).expect("plan");
+            let mut slots = plan.new_slots();
+            let mut rng = Rng::new(11);
+            let (mut fast, mut plain) = (vec![0.0; plan.width], vec![0.0; plan.width]);
+            for _ in 0..500 {
+                let x: Vec<f32> = (0..plan.width).map(|_| rng.unit() * 8.0 - 4.0).collect();
+                plan.run(&mut slots, &x, &mut fast);
+                plan.run_steps::<false>(&mut slots, &x, &mut plain);
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&fast), bits(&plain), "{name}: input {x:?}");
+            }
+        }
+    }
+
     /// Fusing activations into the layers before them removes steps and changes no bit of any
     /// output, on the shipped model and on a graph of every supported operator.
     #[test]
