@@ -866,9 +866,9 @@ mod tests {
         use crate::model::test_support::{model_bytes, Rng};
         for name in [
             "ae28.tflite",
-            "ae12.tflite",
             "ops28.tflite",
             "identity28.tflite",
+            "zero28.tflite",
         ] {
             let bytes = model_bytes(name);
             let model = Model::parse(&bytes).expect("parse");
@@ -893,19 +893,22 @@ mod tests {
         use crate::model::test_support::{model_bytes, Rng};
         let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let shipped = std::fs::read(root.join("models/mqtt-ml.tflite")).expect("shipped model");
+        // The shipped model's graph may change with retraining: only its outputs are checked.
         for (name, bytes, fused_away) in [
-            ("models/mqtt-ml.tflite", shipped, 1),
-            ("ae28.tflite", model_bytes("ae28.tflite"), 1),
-            ("ops28.tflite", model_bytes("ops28.tflite"), 2),
+            ("models/mqtt-ml.tflite", shipped, None),
+            ("ae28.tflite", model_bytes("ae28.tflite"), Some(1)),
+            ("ops28.tflite", model_bytes("ops28.tflite"), Some(2)),
         ] {
             let model = Model::parse(&bytes).expect("parse");
             let fused = Arc::new(Plan::compile(&model, bytes.len(), true).expect("plan"));
             let plain = Arc::new(Plan::compile(&model, bytes.len(), false).expect("plan"));
-            assert_eq!(
-                plain.steps.len() - fused.steps.len(),
-                fused_away,
-                "{name}: steps fused away"
-            );
+            if let Some(n) = fused_away {
+                assert_eq!(
+                    plain.steps.len() - fused.steps.len(),
+                    n,
+                    "{name}: steps fused away"
+                );
+            }
             let (mut a, mut b) = (NativeScorer::new(fused), NativeScorer::new(plain));
             let width = a.width();
             let mut rng = Rng::new(7);
