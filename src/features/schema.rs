@@ -25,9 +25,36 @@ impl Transform {
     pub fn apply(self, x: f64) -> f32 {
         match self {
             Transform::Identity => x as f32,
-            Transform::Log1p => x.max(0.0).ln_1p() as f32,
+            Transform::Log1p => log1p(x),
         }
     }
+}
+
+/// Whole numbers below this take `ln(1 + n)` from a table.
+const TABLED: u32 = 256;
+
+/// `ln(1 + max(x, 0))` as f32. Most log1p features are counts, and small ones (0 most of all):
+/// for a whole number below [`TABLED`] the result comes from a table filled by this very
+/// computation, so it is the same bits, without a call into libm per feature.
+#[inline]
+fn log1p(x: f64) -> f32 {
+    let n = x as u32; // saturates; NaN gives 0
+                      // Bit equality: exactly n, and not -0.0 (which the computation keeps as -0.0).
+    if n < TABLED && f64::from(n).to_bits() == x.to_bits() {
+        return TABLE.get_or_init(table)[n as usize];
+    }
+    log1p_computed(x)
+}
+
+#[inline]
+fn log1p_computed(x: f64) -> f32 {
+    x.max(0.0).ln_1p() as f32
+}
+
+static TABLE: std::sync::OnceLock<[f32; TABLED as usize]> = std::sync::OnceLock::new();
+
+fn table() -> [f32; TABLED as usize] {
+    std::array::from_fn(|n| log1p_computed(n as f64))
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -141,6 +168,33 @@ mod tests {
         assert_eq!(j["width"], WIDTH);
         assert_eq!(j["features"][0], "msgtype");
         assert_eq!(j["transforms"].as_array().unwrap().len(), WIDTH);
+    }
+
+    /// The table gives the computed values bit for bit, and only whole numbers in its range
+    /// use it.
+    #[test]
+    fn log1p_table_is_the_computation() {
+        let mut xs: Vec<f64> = (0..2 * TABLED).map(f64::from).collect();
+        xs.extend((0..2 * TABLED).map(|n| f64::from(n) + 0.5));
+        xs.extend([
+            -0.0,
+            -1.0,
+            -0.5,
+            1e-300,
+            f64::MIN_POSITIVE,
+            255.999_999_999,
+            f64::from(TABLED) - 1e-12,
+            4_294_967_295.0,
+            4_294_967_296.0,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ]);
+        for x in xs {
+            let (got, want) = (Transform::Log1p.apply(x), log1p_computed(x));
+            assert_eq!(got.to_bits(), want.to_bits(), "log1p({x}): {got} vs {want}");
+        }
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! constant weights are decoded to `f32` (regrouped in blocks of outputs for the matrix-vector
 //! products), every activation tensor gets a slot of known size, and anything this backend cannot
 //! run exactly is rejected with the operator's name. [`NativeScorer`] then runs the steps in the graph's order over
-//! its own slots, allocated once, so scoring a message allocates nothing.
+//! its own slots, allocated once, so scoring a message allocates nothing. An activation operator
+//! that only post-processes a FULLY_CONNECTED layer (the LOGISTIC after the last Dense layer) runs
+//! inside that layer's step, on each block of outputs as it is stored.
 //!
 //! Operators: FULLY_CONNECTED (weights `[out, in]`, optional bias, fused activation), LOGISTIC,
 //! RELU, RELU6, RELU_N1_TO_1, TANH, ADD / SUB / MUL (elementwise, with a constant or a same-size
@@ -142,6 +144,9 @@ enum Step {
         blocks: Vec<[f32; BLOCK]>,
         bias: Vec<[f32; BLOCK]>,
         act: Activation,
+        /// A LOGISTIC, TANH, ... operator that followed and was the only reader of this layer's
+        /// output, applied after `act` (see [`fuse_activations`]).
+        post: Activation,
     },
     Unary {
         input: usize,
@@ -399,6 +404,7 @@ impl<'m, 'a> Builder<'m, 'a> {
             blocks,
             bias: bias_blocks,
             act,
+            post: Activation::None,
         })
     }
 
@@ -445,10 +451,76 @@ impl<'m, 'a> Builder<'m, 'a> {
     }
 }
 
+/// The slots a step reads.
+fn reads(step: &Step) -> impl Iterator<Item = usize> + '_ {
+    let (x, y) = match step {
+        Step::FullyConnected { input, .. }
+        | Step::Unary { input, .. }
+        | Step::Copy { input, .. } => (Some(*input), None),
+        Step::Binary { a, b, .. } => {
+            let slot = |o: &Operand| match o {
+                Operand::Slot(s) => Some(*s),
+                Operand::Const(_) => None,
+            };
+            (slot(a), slot(b))
+        }
+    };
+    x.into_iter().chain(y)
+}
+
+/// Moves each unary activation (LOGISTIC after the last Dense layer, as Keras exports it) into
+/// the FULLY_CONNECTED step whose output is its only input, when nothing else reads that output.
+/// The step then applies it to its accumulators before storing them, saving a pass over memory;
+/// the values are the same, computed by the same function on the same numbers.
+fn fuse_activations(steps: &mut Vec<Step>, output_slot: usize) {
+    let mut i = 0;
+    while i < steps.len() {
+        let Step::FullyConnected {
+            output,
+            post: Activation::None,
+            ..
+        } = steps[i]
+        else {
+            i += 1;
+            continue;
+        };
+        let readers = steps
+            .iter()
+            .flat_map(reads)
+            .filter(|&r| r == output)
+            .count();
+        let unary = steps
+            .iter()
+            .position(|s| matches!(s, Step::Unary { input, .. } if *input == output));
+        match unary {
+            Some(j) if readers == 1 && output != output_slot => {
+                let Step::Unary {
+                    output: to, act, ..
+                } = steps.remove(j)
+                else {
+                    unreachable!("position() matched a unary step")
+                };
+                if let Step::FullyConnected { output, post, .. } = &mut steps[i] {
+                    *output = to;
+                    *post = act;
+                }
+                // Step i may fuse again with the next activation; removing j > i kept it at i.
+            }
+            _ => i += 1,
+        }
+    }
+}
+
 impl Plan {
     /// `file_len` is the model file's size, which bounds the activation memory (see
     /// `MIN_ARENA_CAP`).
     pub fn build(model: &Model<'_>, file_len: usize) -> Result<Plan, PlanError> {
+        Self::compile(model, file_len, true)
+    }
+
+    /// `fuse`: move unary activations into the layer before them ([`fuse_activations`]); off
+    /// only in tests, which check that it changes nothing but the speed.
+    fn compile(model: &Model<'_>, file_len: usize, fuse: bool) -> Result<Plan, PlanError> {
         let mut b = Builder {
             model,
             slot_of: vec![None; model.tensors.len()],
@@ -504,6 +576,9 @@ impl Plan {
                 b.slot_sizes[output_slot]
             ));
         }
+        if fuse {
+            fuse_activations(&mut steps, output_slot);
+        }
         Ok(Plan {
             width,
             input_slot: 0,
@@ -527,19 +602,28 @@ impl Plan {
             unsafe { self.run_avx(slots, features, reconstruction) };
             return;
         }
-        self.run_steps(slots, features, reconstruction);
+        self.run_steps::<false>(slots, features, reconstruction);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx")]
     fn run_avx(&self, slots: &mut [Vec<f32>], features: &[f32], reconstruction: &mut [f32]) {
-        self.run_steps(slots, features, reconstruction);
+        self.run_steps::<true>(slots, features, reconstruction);
     }
 
-    /// The steps themselves. `slots` comes from [`Plan::new_slots`]; slot indices and sizes were
-    /// fixed at build time, so the indexing below cannot go out of bounds.
+    /// The steps themselves. `slots` comes from [`Plan::new_slots`]: each holds its values
+    /// followed by padding up to a whole number of blocks, so that a FULLY_CONNECTED step stores
+    /// whole blocks only. Slot indices and sizes were fixed at build time, so the indexing below
+    /// cannot go out of bounds.
+    /// `AVX`: the caller has checked that the CPU has AVX.
     #[inline(always)]
-    fn run_steps(&self, slots: &mut [Vec<f32>], features: &[f32], reconstruction: &mut [f32]) {
+    fn run_steps<const AVX: bool>(
+        &self,
+        slots: &mut [Vec<f32>],
+        features: &[f32],
+        reconstruction: &mut [f32],
+    ) {
+        let sizes = &self.slot_sizes[..];
         let input_slot = self.input_slot;
         for step in &self.steps {
             match step {
@@ -549,35 +633,35 @@ impl Plan {
                     blocks,
                     bias,
                     act,
+                    post,
                 } => {
                     // Take the output slot out so it can be written while the input is read
                     // (they are different slots); no allocation, just a pointer swap.
                     let mut y = std::mem::take(&mut slots[*output]);
-                    let x = read(slots, features, input_slot, *input);
+                    let x = read(slots, sizes, features, input_slot, *input);
                     let n_in = x.len();
-                    for ((y_block, weights), b) in
-                        y.chunks_mut(BLOCK).zip(blocks.chunks_exact(n_in)).zip(bias)
+                    for ((y_block, weights), b) in y
+                        .chunks_exact_mut(BLOCK)
+                        .zip(blocks.chunks_exact(n_in))
+                        .zip(bias)
                     {
-                        let mut acc = *b;
-                        for (xi, w) in x.iter().zip(weights) {
-                            for k in 0..BLOCK {
-                                acc[k] += xi * w[k];
-                            }
-                        }
-                        // A whole block is a fixed-size store; only a layer's last, partial
-                        // block needs a variable-length copy.
-                        match <&mut [f32; BLOCK]>::try_from(&mut *y_block) {
-                            Ok(full) => *full = acc,
-                            Err(_) => y_block.copy_from_slice(&acc[..y_block.len()]),
-                        }
+                        let y_block: &mut [f32; BLOCK] = y_block
+                            .try_into()
+                            .expect("chunks_exact_mut gives whole blocks");
+                        dense_block::<AVX>(x, weights, b, y_block);
+                        // The activations on the whole block, a fixed length: a few full-width
+                        // vector operations each (padding lanes get them too, and are never
+                        // read).
+                        act.apply(y_block);
+                        post.apply(y_block);
                     }
-                    act.apply(&mut y);
                     slots[*output] = y;
                 }
                 Step::Unary { input, output, act } => {
                     let mut y = std::mem::take(&mut slots[*output]);
-                    y.copy_from_slice(read(slots, features, input_slot, *input));
-                    act.apply(&mut y);
+                    let n = sizes[*output];
+                    y[..n].copy_from_slice(read(slots, sizes, features, input_slot, *input));
+                    act.apply(&mut y[..n]);
                     slots[*output] = y;
                 }
                 Step::Binary {
@@ -587,10 +671,11 @@ impl Plan {
                     op,
                     act,
                 } => {
-                    let mut y = std::mem::take(&mut slots[*output]);
+                    let mut taken = std::mem::take(&mut slots[*output]);
+                    let y = &mut taken[..sizes[*output]];
                     let (p, q) = (
-                        operand(a, slots, features, input_slot),
-                        operand(b, slots, features, input_slot),
+                        operand(a, slots, sizes, features, input_slot),
+                        operand(b, slots, sizes, features, input_slot),
                     );
                     // Sizes were matched at build time: equal, or one side a single value.
                     let at = |v: &[f32], i: usize| if v.len() == 1 { v[0] } else { v[i] };
@@ -602,31 +687,98 @@ impl Plan {
                             BinOp::Mul => p * q,
                         };
                     }
-                    act.apply(&mut y);
-                    slots[*output] = y;
+                    act.apply(y);
+                    slots[*output] = taken;
                 }
                 Step::Copy { input, output } => {
                     let mut y = std::mem::take(&mut slots[*output]);
-                    y.copy_from_slice(read(slots, features, input_slot, *input));
+                    let n = sizes[*output];
+                    y[..n].copy_from_slice(read(slots, sizes, features, input_slot, *input));
                     slots[*output] = y;
                 }
             }
         }
-        reconstruction.copy_from_slice(read(slots, features, input_slot, self.output_slot));
+        reconstruction.copy_from_slice(read(slots, sizes, features, input_slot, self.output_slot));
     }
 
+    /// One vector per slot, padded to whole blocks (see [`Plan::run_steps`]).
     fn new_slots(&self) -> Vec<Vec<f32>> {
-        self.slot_sizes.iter().map(|&n| vec![0.0; n]).collect()
+        self.slot_sizes
+            .iter()
+            .map(|&n| vec![0.0; n.next_multiple_of(BLOCK)])
+            .collect()
     }
 }
 
-/// Slot `s`, where the graph input's slot is the caller's feature vector itself.
+/// One block of a FULLY_CONNECTED layer before its activation: `out[k] = bias[k] + x[0] w[0][k]
+/// + x[1] w[1][k] + ...`, summed in input order, one rounding per multiply and per add. `AVX`: the
+/// CPU has AVX (see [`Plan::run`]).
+#[inline(always)]
+fn dense_block<const AVX: bool>(
+    x: &[f32],
+    weights: &[[f32; BLOCK]],
+    bias: &[f32; BLOCK],
+    out: &mut [f32; BLOCK],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if AVX {
+        // SAFETY: `AVX` is true only in `Plan::run_avx`, which runs when the CPU has AVX.
+        unsafe { dense_block_avx(x, weights, bias, out) };
+        return;
+    }
+    let mut acc = *bias;
+    for (xi, w) in x.iter().zip(weights) {
+        for k in 0..BLOCK {
+            acc[k] += xi * w[k];
+        }
+    }
+    *out = acc;
+}
+
+/// [`dense_block`] written with AVX instructions: the compiler's own vectorization of the loop
+/// above splits a block into uneven pieces, this keeps it in two registers of eight. The same
+/// operations (a multiply, then an add; no fused multiply-add), so the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
 #[inline]
-fn read<'s>(slots: &'s [Vec<f32>], features: &'s [f32], input_slot: usize, s: usize) -> &'s [f32] {
+unsafe fn dense_block_avx(
+    x: &[f32],
+    weights: &[[f32; BLOCK]],
+    bias: &[f32; BLOCK],
+    out: &mut [f32; BLOCK],
+) {
+    use std::arch::x86_64::{
+        _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_storeu_ps,
+    };
+    const { assert!(BLOCK == 16) };
+    // SAFETY: every pointer is to a whole [f32; 16], read or written as two halves of eight;
+    // the loads and stores are the unaligned kind.
+    unsafe {
+        let mut lo = _mm256_loadu_ps(bias.as_ptr());
+        let mut hi = _mm256_loadu_ps(bias.as_ptr().add(8));
+        for (xi, w) in x.iter().zip(weights) {
+            let v = _mm256_set1_ps(*xi);
+            lo = _mm256_add_ps(lo, _mm256_mul_ps(v, _mm256_loadu_ps(w.as_ptr())));
+            hi = _mm256_add_ps(hi, _mm256_mul_ps(v, _mm256_loadu_ps(w.as_ptr().add(8))));
+        }
+        _mm256_storeu_ps(out.as_mut_ptr(), lo);
+        _mm256_storeu_ps(out.as_mut_ptr().add(8), hi);
+    }
+}
+
+/// Slot `s`'s values, where the graph input's slot is the caller's feature vector itself.
+#[inline]
+fn read<'s>(
+    slots: &'s [Vec<f32>],
+    sizes: &[usize],
+    features: &'s [f32],
+    input_slot: usize,
+    s: usize,
+) -> &'s [f32] {
     if s == input_slot {
         features
     } else {
-        &slots[s]
+        &slots[s][..sizes[s]]
     }
 }
 
@@ -634,11 +786,12 @@ fn read<'s>(slots: &'s [Vec<f32>], features: &'s [f32], input_slot: usize, s: us
 fn operand<'s>(
     o: &'s Operand,
     slots: &'s [Vec<f32>],
+    sizes: &[usize],
     features: &'s [f32],
     input_slot: usize,
 ) -> &'s [f32] {
     match o {
-        Operand::Slot(s) => read(slots, features, input_slot, *s),
+        Operand::Slot(s) => read(slots, sizes, features, input_slot, *s),
         Operand::Const(c) => c,
     }
 }
@@ -704,5 +857,70 @@ mod tests {
         assert!(logistic(-1000.0) >= 0.0 && logistic(-1000.0) < 1e-37);
         assert_eq!(logistic(1000.0), 1.0);
         assert!(exp(f32::NAN).is_nan() || exp(f32::NAN) >= 0.0); // no panic on NaN
+    }
+
+    /// The portable steps give the same bits as the ones [`Plan::run`] picks for this CPU (the
+    /// AVX ones, on most x86-64), on every test graph the native backend runs.
+    #[test]
+    fn portable_and_vector_paths_agree_bit_for_bit() {
+        use crate::model::test_support::{model_bytes, Rng};
+        for name in [
+            "ae28.tflite",
+            "ops28.tflite",
+            "identity28.tflite",
+            "zero28.tflite",
+        ] {
+            let bytes = model_bytes(name);
+            let model = Model::parse(&bytes).expect("parse");
+            let plan = Plan::build(&model, bytes.len()).expect("plan");
+            let mut slots = plan.new_slots();
+            let mut rng = Rng::new(11);
+            let (mut fast, mut plain) = (vec![0.0; plan.width], vec![0.0; plan.width]);
+            for _ in 0..500 {
+                let x: Vec<f32> = (0..plan.width).map(|_| rng.unit() * 8.0 - 4.0).collect();
+                plan.run(&mut slots, &x, &mut fast);
+                plan.run_steps::<false>(&mut slots, &x, &mut plain);
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&fast), bits(&plain), "{name}: input {x:?}");
+            }
+        }
+    }
+
+    /// Fusing activations into the layers before them removes steps and changes no bit of any
+    /// output, on the shipped model and on a graph of every supported operator.
+    #[test]
+    fn fused_activations_give_identical_outputs() {
+        use crate::model::test_support::{model_bytes, Rng};
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let shipped = std::fs::read(root.join("models/mqtt-ml.tflite")).expect("shipped model");
+        // The shipped model's graph may change with retraining: only its outputs are checked.
+        for (name, bytes, fused_away) in [
+            ("models/mqtt-ml.tflite", shipped, None),
+            ("ae28.tflite", model_bytes("ae28.tflite"), Some(1)),
+            ("ops28.tflite", model_bytes("ops28.tflite"), Some(2)),
+        ] {
+            let model = Model::parse(&bytes).expect("parse");
+            let fused = Arc::new(Plan::compile(&model, bytes.len(), true).expect("plan"));
+            let plain = Arc::new(Plan::compile(&model, bytes.len(), false).expect("plan"));
+            if let Some(n) = fused_away {
+                assert_eq!(
+                    plain.steps.len() - fused.steps.len(),
+                    n,
+                    "{name}: steps fused away"
+                );
+            }
+            let (mut a, mut b) = (NativeScorer::new(fused), NativeScorer::new(plain));
+            let width = a.width();
+            let mut rng = Rng::new(7);
+            let (mut ya, mut yb) = (vec![0.0; width], vec![0.0; width]);
+            for _ in 0..500 {
+                // Over and beyond the scaled range [-1, 2], so saturated outputs count too.
+                let x: Vec<f32> = (0..width).map(|_| rng.unit() * 8.0 - 4.0).collect();
+                a.reconstruct(&x, &mut ya).unwrap();
+                b.reconstruct(&x, &mut yb).unwrap();
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&ya), bits(&yb), "{name}: input {x:?}");
+            }
+        }
     }
 }
