@@ -438,6 +438,8 @@ mod tests {
                 "/s.yaml",
                 "--set",
                 "plugins.mqtt-ml-wrapper-0=/p/libmqtt_ml.so",
+                "--set",
+                "autofp-scheduler=ippair",
                 "-S",
                 "/r/a.rules",
                 "--set",
@@ -455,7 +457,7 @@ mod tests {
             &["/a.rules".into(), "/b.rules".into()],
         );
         assert_eq!(
-            a[4..],
+            a[6..],
             [
                 "--set",
                 "rule-files.0=/a.rules",
