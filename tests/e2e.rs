@@ -207,6 +207,10 @@ fn main() {
             "memcap_bounds_and_counts",
             hardening_cases::memcap_bounds_and_counts,
         ),
+        (
+            "connection_end_counted_at_stream_end",
+            segment_cases::connection_end_counted_at_stream_end,
+        ),
     ];
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (name, f) in tests {
