@@ -208,6 +208,10 @@ fn main() {
             hardening_cases::memcap_bounds_and_counts,
         ),
         (
+            "segmentation_does_not_change_records",
+            segment_cases::segmentation_does_not_change_records,
+        ),
+        (
             "connection_end_counted_at_stream_end",
             segment_cases::connection_end_counted_at_stream_end,
         ),
