@@ -215,6 +215,14 @@ fn main() {
             "packet_log_under_memcap",
             hardening_cases::packet_log_under_memcap,
         ),
+        (
+            "segmentation_does_not_change_records",
+            segment_cases::segmentation_does_not_change_records,
+        ),
+        (
+            "connection_end_counted_at_stream_end",
+            segment_cases::connection_end_counted_at_stream_end,
+        ),
     ];
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (name, f) in tests {

@@ -316,9 +316,16 @@ unsafe fn parse(
     let state = &mut *(state as *mut MqttState);
     let input = slice.as_slice();
     let eof = SCAppLayerParserStateIssetFlag(pstate, eof_flag) > 0;
+    // Both directions have had their last data: every message of the connection is parsed.
+    let ended = eof
+        && SCAppLayerParserStateIssetFlag(pstate, APP_LAYER_PARSER_EOF_TS) > 0
+        && SCAppLayerParserStateIssetFlag(pstate, APP_LAYER_PARSER_EOF_TC) > 0;
     if input.is_empty() && !slice.is_gap() && eof {
         state.flush_pending(dir);
         state.judge_at_end(dir, FlowClock::new(flow).now());
+        if ended {
+            end_connection(state);
+        }
         return AppLayerResult::ok();
     }
     let MqttState {
@@ -386,11 +393,25 @@ unsafe fn parse(
         state.flush_pending(dir);
         state.judge_at_end(dir, now);
     }
+    if ended {
+        end_connection(state);
+    }
     match progress {
         StreamProgress::Done => AppLayerResult::ok(),
         StreamProgress::Incomplete { consumed, needed } => {
             AppLayerResult::incomplete(consumed, needed)
         }
+    }
+}
+
+/// The TCP stream ended in both directions (FIN or RST), so every message of the connection has
+/// been parsed: the connection stops counting among its client's open ones now, in the worker at
+/// this packet, rather than when Suricata's flow manager frees the flow, which happens on another
+/// thread at a time that depends on thread scheduling (and made `src.open`, a model feature,
+/// differ from run to run on the same capture).
+fn end_connection(state: &mut MqttState) {
+    if let Some(session) = state.session.as_mut() {
+        session.close(Some(plugin::sources()));
     }
 }
 

@@ -159,8 +159,20 @@ static inline int Follow(const Flow *f, const Packet *p)
         return 0;
     if (watch_all || PortWatched(f->dp) || PortWatched(f->sp))
         return 1;
+    if (p->payload_len == 0 || p->payload == NULL)
+        return 0;
     /* A CONNECT's type byte: content detection may still find MQTT on this port. */
-    return p->payload_len > 0 && p->payload != NULL && p->payload[0] == 0x10;
+    if (p->payload[0] == 0x10)
+        return 1;
+    /* Data after the first byte of a direction whose first byte has not arrived yet (a CONNECT
+     * cut in pieces that came out of order): it may carry the CONNECT's last byte, which times
+     * the CONNECT. */
+    const TcpSession *ssn = (const TcpSession *)f->protoctx;
+    if (ssn == NULL)
+        return 0;
+    const TcpStream *s = (p->flowflags & FLOW_PKT_TOSERVER) ? &ssn->client : &ssn->server;
+    const uint32_t first = s->isn + 1;
+    return SEQ_GT(SCNtohl(PacketGetTCP(p)->th_seq), first) && s->next_seq == first;
 }
 
 static void FlowDataFree(void *data)

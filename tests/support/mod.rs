@@ -10,6 +10,7 @@ pub mod install_cases;
 pub mod keyword_cases;
 pub mod rules_cases;
 pub mod scoring_cases;
+pub mod segment_cases;
 pub mod synth;
 
 use std::path::{Path, PathBuf};
