@@ -333,6 +333,10 @@ def run(msgs, records, packets):
     set_parse_order(msgs, packets)
     oracle(msgs, tcp_end_times(packets))
     pairs, t_only, e_only = compare.align_all(t_conns, compare.eve_connections(records))
+    # Records Wireshark shows nothing of, for reasons quirks.py documents and tests (a message
+    # cut by the end of its stream, a header it cannot frame): nothing to compare them with.
+    excused = compare.excused_eve_only(pairs, e_only)
+    e_only = [r for r in e_only if id(r) not in excused]
     stats = {name: {"checked": 0, "exact": 0, "bounded": 0, "failed": 0, "unknown": 0,
                     "nonzero": 0, "max_abs_diff": 0.0} for name in NAMES if name not in NOT_CHECKED}
     failures = []
@@ -360,7 +364,8 @@ def run(msgs, records, packets):
     failed = sum(s["failed"] for s in stats.values())
     return {
         "messages_tshark": len(msgs), "records": len(records), "paired": len(pairs),
-        "tshark_only": len(t_only), "eve_only": len(e_only), "without_features": no_features,
+        "tshark_only": len(t_only), "eve_only": len(e_only), "eve_only_excused": len(excused),
+        "without_features": no_features,
         "features": stats, "not_checked": NOT_CHECKED, "failures": failures,
         "ok": failed == 0 and not t_only and not e_only and no_features == 0 and bool(pairs),
     }

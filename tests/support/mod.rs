@@ -178,8 +178,13 @@ impl Env {
     }
 
     /// The namespace captures of `pcaps/ns-home/` (one address per host, cut to 8 seconds).
+    /// Run "a" of `pcaps/ns-home/`: the captures the tshark comparison covers (run "b" is not
+    /// reconciled with tshark yet; pcaps/README.md).
     pub fn namespace_pcaps(&self) -> Vec<PathBuf> {
         list(&self.root.join("pcaps/ns-home"), &["pcap"])
+            .into_iter()
+            .filter(|p| p.to_string_lossy().ends_with("-a.pcap"))
+            .collect()
     }
 
     /// Suricata's MQTT regression captures (MIT), if the datasets are present.
