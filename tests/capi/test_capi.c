@@ -95,7 +95,7 @@ static void test_static_and_errors(void)
 {
     static const char *expected[WIDTH] = {
         "msgtype", "direction", "malformed", "refused", "flow_msg_rate", "flow_byte_rate",
-        "flow_failed_auth", "qos2_pending_age", "src_connects", "src_failed_auth",
+        "flow_failed_auth", "qos2_pending_age", "src_failed_auth",
         "src_refused_secrets", "src_open",
     };
     int names_ok = 1;
