@@ -124,6 +124,23 @@ impl MqttState {
         }
     }
 
+    /// `dir`'s stream has had its last data (`both`: so has the other direction's): pending
+    /// events get a transaction, the connection gets its verdict, and once both directions are
+    /// done it stops counting among its client's open connections, in the worker at this packet,
+    /// rather than when Suricata's flow manager frees the flow, which happens on another thread
+    /// at a time that depends on thread scheduling (and made `src.open`, a model feature, differ
+    /// from run to run on the same capture). The verdict comes first: it asks whether the
+    /// connection was still open.
+    fn stream_ended(&mut self, dir: Direction, now: crate::flow::Micros, both: bool) {
+        self.flush_pending(dir);
+        self.judge_at_end(dir, now);
+        if both {
+            if let Some(session) = self.session.as_mut() {
+                session.close(Some(plugin::sources()));
+            }
+        }
+    }
+
     /// At the end of a stream: the connection's verdict as a whole, once. An idle MQTT session
     /// whose client was flagged while it was open raises `idle_connection_of_flagged_client` on
     /// a transaction of its own, in the direction whose stream is ending (so detection still
@@ -321,11 +338,7 @@ unsafe fn parse(
         && SCAppLayerParserStateIssetFlag(pstate, APP_LAYER_PARSER_EOF_TS) > 0
         && SCAppLayerParserStateIssetFlag(pstate, APP_LAYER_PARSER_EOF_TC) > 0;
     if input.is_empty() && !slice.is_gap() && eof {
-        state.flush_pending(dir);
-        state.judge_at_end(dir, FlowClock::new(flow).now());
-        if ended {
-            end_connection(state);
-        }
+        state.stream_ended(dir, FlowClock::new(flow).now(), ended);
         return AppLayerResult::ok();
     }
     let MqttState {
@@ -349,69 +362,36 @@ unsafe fn parse(
     // max-msgs-per-segment are dropped and counted whatever their type.
     let budget = plugin::budget();
     session.set_budget(budget);
-    let progress = session.parse(
-        dir,
-        input,
-        slice.offset(),
-        Shared {
-            config: plugin::config(),
-            sources: Some(plugin::sources()),
-        },
-        &mut clock,
-        &mut |r| {
-            let charged = tx_bytes(&r);
-            budget.charge(charged);
-            push_tx(txs, next_id, evidence, client, r, charged);
-        },
-    );
+    let shared = Shared {
+        config: plugin::config(),
+        sources: Some(plugin::sources()),
+    };
+    let mut emit = |r: MessageRecord| {
+        let charged = tx_bytes(&r);
+        budget.charge(charged);
+        push_tx(txs, next_id, evidence, client, r, charged);
+    };
+    let progress = session.parse(dir, input, slice.offset(), shared, &mut clock, &mut emit);
     let progress = match progress {
         // The stream ends inside a message: record what came of it rather than lose it.
         StreamProgress::Incomplete { consumed, .. } if eof => {
             let consumed = (consumed as usize).min(input.len());
-            session.finish(
-                dir,
-                &input[consumed..],
-                slice.offset() + consumed as u64,
-                Shared {
-                    config: plugin::config(),
-                    sources: Some(plugin::sources()),
-                },
-                &mut clock,
-                &mut |r| {
-                    let charged = tx_bytes(&r);
-                    budget.charge(charged);
-                    push_tx(txs, next_id, evidence, client, r, charged);
-                },
-            );
+            let rest = &input[consumed..];
+            let at = slice.offset() + consumed as u64;
+            session.finish(dir, rest, at, shared, &mut clock, &mut emit);
             StreamProgress::Done
         }
         p => p,
     };
     budget.refused(session.take_refused());
-    let now = clock.now();
     if eof {
-        state.flush_pending(dir);
-        state.judge_at_end(dir, now);
-    }
-    if ended {
-        end_connection(state);
+        state.stream_ended(dir, clock.now(), ended);
     }
     match progress {
         StreamProgress::Done => AppLayerResult::ok(),
         StreamProgress::Incomplete { consumed, needed } => {
             AppLayerResult::incomplete(consumed, needed)
         }
-    }
-}
-
-/// The TCP stream ended in both directions (FIN or RST), so every message of the connection has
-/// been parsed: the connection stops counting among its client's open ones now, in the worker at
-/// this packet, rather than when Suricata's flow manager frees the flow, which happens on another
-/// thread at a time that depends on thread scheduling (and made `src.open`, a model feature,
-/// differ from run to run on the same capture).
-fn end_connection(state: &mut MqttState) {
-    if let Some(session) = state.session.as_mut() {
-        session.close(Some(plugin::sources()));
     }
 }
 
