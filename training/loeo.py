@@ -318,6 +318,19 @@ def worst_lines(w: dict) -> list:
     return out
 
 
+def figure_cells(t: dict, classes: list) -> str:
+    """One tally's table cells: benign connections alarmed, benign messages anomalous, then the
+    recall of each class (count in brackets)."""
+    b = t["connections"].get(config.BENIGN, {"n": 0, "alarmed": 0})
+    m = t["messages"]
+    cells = [f"{pct(t['benign_alarm_rate'], 2)} ({b['alarmed']}/{b['n']})",
+             f"{pct(t['benign_message_rate'], 3)} ({m['benign_anomalous']}/{m['benign']})"]
+    for cls in classes:
+        v = t["connections"].get(cls)
+        cells.append(f"{v['alarmed'] / v['n']:.3f} ({v['alarmed']}/{v['n']})" if v else "-")
+    return " | ".join(cells)
+
+
 def by_run_lines(folds: dict, classes: list) -> list:
     """The same figures split by run, for environments with more than one run. Run "a" is the
     one features, rules and the decision were developed on; later runs (scripts/gen-corpus.py
@@ -333,15 +346,7 @@ def by_run_lines(folds: dict, classes: list) -> list:
            + " | ".join(f"{c} recall" for c in classes) + " |",
            "|---|---|---|---|" + "---|" * len(classes)]
     for env, n, t in rows:
-        b = t["connections"].get(config.BENIGN, {"n": 0, "alarmed": 0})
-        m = t["messages"]
-        cells = []
-        for cls in classes:
-            v = t["connections"].get(cls)
-            cells.append(f"{v['alarmed'] / v['n']:.3f} ({v['alarmed']}/{v['n']})" if v else "-")
-        out.append(f"| {env} | {n} | {pct(t['benign_alarm_rate'], 2)} ({b['alarmed']}/{b['n']}) | "
-                   f"{pct(t['benign_message_rate'], 3)} ({m['benign_anomalous']}/{m['benign']}) | "
-                   + " | ".join(cells) + " |")
+        out.append(f"| {env} | {n} | {figure_cells(t, classes)} |")
     return out
 
 
@@ -364,16 +369,7 @@ def markdown(loeo: dict, threshold_name: str) -> list:
         "|---|---|---|---|" + "---|" * len(classes),
     ]
     for env, r in sorted(folds.items()):
-        b = r["connections"].get(config.BENIGN, {"n": 0, "alarmed": 0})
-        m = r["messages"]
-        cells = []
-        for cls in classes:
-            v = r["connections"].get(cls)
-            cells.append(f"{v['alarmed'] / v['n']:.3f} ({v['alarmed']}/{v['n']})" if v else "-")
-        lines.append(f"| {env} | {', '.join(r['trained_on'])} | "
-                     f"{r['benign_alarm_rate']:.2%} ({b['alarmed']}/{b['n']}) | "
-                     f"{r['benign_message_rate']:.3%} ({m['benign_anomalous']}/{m['benign']}) | "
-                     + " | ".join(cells) + " |")
+        lines.append(f"| {env} | {', '.join(r['trained_on'])} | {figure_cells(r, classes)} |")
     unseen = defaultdict(int)
     for r in folds.values():
         for cls, v in r["connections"].items():
