@@ -56,17 +56,20 @@ fn eve_records(path: &Path) -> Vec<Value> {
 
 /// `detect` on a capture: a summary whose figures are those of the eve.json it wrote.
 pub fn cli_detect_summary(env: &Env) -> Outcome {
-    let dir = env.out_dir("cli-detect");
     let pcap = env.pcap("gen-malformed-a.pcap");
-    let out = run_cli(
-        env,
-        &[
-            "detect",
-            pcap.to_str().unwrap(),
-            "-o",
-            dir.to_str().unwrap(),
-        ],
-    );
+    let detect = |dir: &Path| {
+        run_cli(
+            env,
+            &[
+                "detect",
+                pcap.to_str().unwrap(),
+                "-o",
+                dir.to_str().unwrap(),
+            ],
+        )
+    };
+    let dir = env.out_dir("cli-detect");
+    let out = detect(&dir);
     ensure!(out.status.success(), "{}", describe(&out));
     let summary = text(&out.stdout);
     let recs = eve_records(&dir.join("eve.json"));
@@ -118,16 +121,7 @@ pub fn cli_detect_summary(env: &Env) -> Outcome {
     // spread over several threads, which must not reorder the per-client evidence.
     let mut again = Vec::new();
     for i in 0..3 {
-        let dir = env.out_dir(&format!("cli-detect-{i}"));
-        let out = run_cli(
-            env,
-            &[
-                "detect",
-                pcap.to_str().unwrap(),
-                "-o",
-                dir.to_str().unwrap(),
-            ],
-        );
+        let out = detect(&env.out_dir(&format!("cli-detect-{i}")));
         ensure!(out.status.success(), "{}", describe(&out));
         again.push(summary_number(&text(&out.stdout), "anomalies"));
     }
