@@ -10,7 +10,7 @@
 #
 # Environment: DURATION (default 1800), SEED_START (default 1), COVERAGE (default 1), OUT (default
 # /dev/shm/mqtt-ml-segfuzz.PID: case log, failing cases, profiles and reports are kept there).
-# Needs the llvm-tools component (`rustup component add llvm-tools`) for coverage.
+# Coverage needs rustup's llvm-tools component; it is added here when missing.
 # Exit status: segfuzz.py's (0 when every case passed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +24,10 @@ mkdir -p "$OUT/plugin"
 
 if [ "$COVERAGE" = 1 ]; then
   TOOLS=$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin
-  [ -x "$TOOLS/llvm-cov" ] || { echo "llvm-cov not found: rustup component add llvm-tools" >&2; exit 2; }
+  if [ ! -x "$TOOLS/llvm-cov" ]; then
+    rustup component add llvm-tools >&2 ||
+      { echo "segfuzz: could not add llvm-tools (rustup component add llvm-tools)" >&2; exit 2; }
+  fi
   RUSTFLAGS="-C instrument-coverage" cargo build --release --lib --target-dir target/cov --quiet
   BUILT=target/cov/release/libmqtt_ml.so
 else
